@@ -1,0 +1,1 @@
+"""WIN4UA applicant bot: composition root, settings, services and runners."""

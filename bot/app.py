@@ -1,0 +1,124 @@
+"""The composition root's building blocks: the same factory serves production, console and tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.i18n import create_i18n
+from bot.middlewares import PersonMiddleware, TransactionMiddleware
+from bot.services import people
+from bot.settings import Settings
+from db import migrate
+from db.engine import create_engine, create_sessionmaker
+from db.reference import load_reference
+from handlers import setup_routers
+
+log = logging.getLogger(__name__)
+
+# A syntactically valid token for the console, where no request leaves the process.
+CONSOLE_TOKEN = "1000000001:console-chat-no-network-000000000000"
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        api = (
+            TelegramAPIServer.from_base(str(settings.telegram_api_base))
+            if settings.telegram_api_base
+            else None
+        )
+        session = AiohttpSession(api=api) if api else AiohttpSession()
+    return Bot(
+        token=settings.token or CONSOLE_TOKEN,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_storage(settings: Settings) -> BaseStorage:
+    """FSM storage holds only short-lived conversation state; the database holds everything else."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def create_dispatcher(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    storage: BaseStorage | None = None,
+    **workflow_data: Any,
+) -> Dispatcher:
+    dispatcher = Dispatcher(
+        storage=storage or MemoryStorage(),
+        settings=settings,
+        i18n=i18n,
+        sessionmaker=sessionmaker,
+        **workflow_data,
+    )
+    dispatcher.update.outer_middleware(TransactionMiddleware(sessionmaker))
+    dispatcher.update.outer_middleware(PersonMiddleware(i18n))
+    setup_routers(dispatcher)
+    return dispatcher
+
+
+async def prepare_database(engine: AsyncEngine, settings: Settings) -> None:
+    """Migrate, load reference data when it changed, make STAFF_IDS staff. Safe to repeat."""
+    await migrate.upgrade(engine)
+    loaded = await load_reference(engine)
+    if any(loaded.values()):
+        log.info("reference data loaded: %s", loaded)
+    if settings.staff_ids:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await people.bootstrap_staff(session, settings.staff_ids)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    bot: Bot
+    dispatcher: Dispatcher
+
+
+@asynccontextmanager
+async def build_app(
+    settings: Settings, *, session: BaseSession | None = None, prepare: bool = True
+) -> AsyncIterator[App]:
+    engine = create_engine(settings.database_url)
+    storage = create_storage(settings)
+    bot = None
+    try:
+        if prepare:
+            await prepare_database(engine, settings)
+        sessionmaker = create_sessionmaker(engine)
+        i18n = create_i18n()
+        bot = create_bot(settings, session)
+        dispatcher = create_dispatcher(
+            settings=settings, sessionmaker=sessionmaker, i18n=i18n, storage=storage
+        )
+        yield App(settings, engine, sessionmaker, i18n, bot, dispatcher)
+    finally:
+        if bot is not None:
+            await bot.session.close()
+        await storage.close()
+        await engine.dispose()

@@ -1,0 +1,64 @@
+"""Per-update context: one transaction, the person, their language.
+
+Registered as outer middlewares on the `update` observer, inside aiogram's own error
+middleware, so an exception anywhere rolls the transaction back and reaches the error router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import DEFAULT_LANGUAGE, language_from_telegram
+from bot.responder import Responder
+from bot.services import people
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class TransactionMiddleware(BaseMiddleware):
+    """`async with session.begin()` around the whole update; replies go out after the commit."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        responder = Responder.for_update(data["bot"], event)
+        data["responder"] = responder
+        async with self.sessionmaker() as session, session.begin():
+            data["session"] = session
+            result = await handler(event, data)
+        await responder.flush()
+        return result
+
+
+class PersonMiddleware(BaseMiddleware):
+    """Loads (or on first contact creates) the person and enters their language.
+
+    Only private chats create people: the bot serves no groups, and stores nothing from them.
+    """
+
+    def __init__(self, i18n: I18n) -> None:
+        self.i18n = i18n
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        person = None
+        if user is not None and not user.is_bot and chat is not None and chat.type == "private":
+            person = await people.on_contact(data["session"], user.id)
+        locale = (
+            (person.language if person is not None else None)
+            or language_from_telegram(user.language_code if user else None)
+            or DEFAULT_LANGUAGE
+        )
+        data["person"] = person
+        data["locale"] = locale
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            return await handler(event, data)

@@ -1,0 +1,68 @@
+"""Long polling and webhook runners for a real Telegram bot."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.app import App
+from bot.commands import register_commands
+
+log = logging.getLogger(__name__)
+
+
+async def run_polling(app: App) -> None:
+    me = await app.bot.get_me()
+    log.info("polling as @%s", me.username)
+    await register_commands(app.bot, app.i18n)
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    await app.dispatcher.start_polling(
+        app.bot,
+        allowed_updates=app.dispatcher.resolve_used_update_types(),
+        close_bot_session=False,
+    )
+
+
+def create_webhook_app(app: App) -> web.Application:
+    settings = app.settings
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret.get_secret_value()
+    path = urlsplit(str(settings.webhook_url)).path or "/"
+
+    async def on_startup(bot: object) -> None:
+        await register_commands(app.bot, app.i18n)
+        await app.bot.set_webhook(
+            str(settings.webhook_url),
+            secret_token=secret,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        )
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    application = web.Application()
+    application.router.add_get("/healthz", healthz)
+    SimpleRequestHandler(
+        dispatcher=app.dispatcher, bot=app.bot, secret_token=secret, handle_in_background=False
+    ).register(application, path=path)
+    app.dispatcher.startup.register(on_startup)
+    setup_application(application, app.dispatcher, bot=app.bot)
+    return application
+
+
+async def run_webhook(app: App) -> None:
+    application = create_webhook_app(app)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
+    await site.start()
+    log.info("webhook listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)
+    try:
+        import asyncio
+
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

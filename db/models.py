@@ -1,0 +1,147 @@
+"""Typed SQLAlchemy models. Reference tables first, then people and what they do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UTCDateTime, utcnow
+
+LANGUAGES = ("pl", "uk", "en")
+ROLES = ("user", "staff", "admin")
+
+
+class Gmina(Base):
+    """A Polish gmina from the TERC register with its GUS population."""
+
+    __tablename__ = "gmina"
+
+    teryt: Mapped[str] = mapped_column(String(7), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    powiat: Mapped[str] = mapped_column(String(100))
+    voivodeship: Mapped[str] = mapped_column(String(40))
+    population: Mapped[int | None] = mapped_column(Integer)
+    population_year: Mapped[int | None] = mapped_column(Integer)
+    population_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Powiat(Base):
+    """A Polish powiat (or a city with powiat rights), for powiats applying as hosts."""
+
+    __tablename__ = "powiat"
+
+    teryt: Mapped[str] = mapped_column(String(4), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    voivodeship: Mapped[str] = mapped_column(String(40))
+    population: Mapped[int | None] = mapped_column(Integer)
+    population_year: Mapped[int | None] = mapped_column(Integer)
+
+
+class Hromada(Base):
+    """A Ukrainian territorial community from the KATOTTG codifier.
+
+    `category` is `hromada` for the 1,469 communities, `crimea` for the occupied Crimean ones and
+    `special_city` for Kyiv and Sevastopol; pickers decide which of them to offer.
+    """
+
+    __tablename__ = "hromada"
+
+    katottg: Mapped[str] = mapped_column(String(19), primary_key=True)
+    name_uk: Mapped[str] = mapped_column(String(100))
+    name_latin: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120), index=True)
+    oblast: Mapped[str] = mapped_column(String(100))
+    raion: Mapped[str | None] = mapped_column(String(100))
+    admin_centre: Mapped[str | None] = mapped_column(String(100))
+    admin_centre_category: Mapped[str | None] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(20), default="hromada")
+
+
+class Settlement(Base):
+    """A city, selyshche or village, so an intern who knows only the village finds the hromada."""
+
+    __tablename__ = "settlement"
+
+    katottg: Mapped[str] = mapped_column(String(19), primary_key=True)
+    name_uk: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(120), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    hromada_katottg: Mapped[str | None] = mapped_column(String(19), index=True)
+    raion: Mapped[str | None] = mapped_column(String(100))
+    oblast: Mapped[str] = mapped_column(String(100))
+
+
+class ReferenceDataset(Base):
+    """Which version (sha256) of each reference file is loaded, so loading is idempotent."""
+
+    __tablename__ = "reference_dataset"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Person(Base):
+    """Someone who talks to the bot (or a staff member added before they ever did)."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'staff', 'admin')", name="role_known"),
+        CheckConstraint(
+            "language IS NULL OR language IN ('pl', 'uk', 'en')", name="language_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str | None] = mapped_column(String(5))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(10), default="user", server_default="user")
+    start_payload: Mapped[str | None] = mapped_column(String(64))
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("staff", "admin")
+
+    @property
+    def has_consented(self) -> bool:
+        return self.consent_at is not None
+
+
+class AuditLog(Base):
+    """Staff actions and other things someone may later need to account for."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str | None] = mapped_column(String(120))
+    count: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

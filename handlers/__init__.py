@@ -1,0 +1,23 @@
+"""Routers, in the one order they are consulted."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher, F, Router
+
+from handlers import common, errors, fallback, onboarding, privacy, start
+
+
+def setup_routers(dispatcher: Dispatcher) -> None:
+    private = Router(name="private")
+    # The bot serves private chats only: groups and channels are ignored and nothing is stored.
+    private.message.filter(F.chat.type == "private")
+    private.edited_message.filter(F.chat.type == "private")
+    private.callback_query.filter(F.message.chat.type == "private")
+    private.include_routers(
+        start.create_router(),  # /start, /language, language and notice buttons
+        common.create_router(),  # /help, /cancel
+        privacy.create_router(),  # /mydata, /delete: rights apply before consent too
+        onboarding.create_router(),  # everything below needs a language and the notice read
+        fallback.create_router(),  # last: polite answers to whatever is left
+    )
+    dispatcher.include_routers(errors.create_router(), private)

@@ -1,0 +1,37 @@
+"""Keyboards shared by several routers."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
+from handlers.callbacks import LanguageChoice, NoticeAck
+
+FLAGS = {"pl": "🇵🇱", "uk": "🇺🇦", "en": "🇬🇧"}
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{FLAGS[code]} {LANGUAGE_NAMES[code]}",
+                    callback_data=LanguageChoice(code=code).pack(),
+                )
+            ]
+            for code in LANGUAGES
+        ]
+    )
+
+
+def notice_keyboard(version: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("I have read the notice — continue"),
+                    callback_data=NoticeAck(version=version).pack(),
+                )
+            ]
+        ]
+    )

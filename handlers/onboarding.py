@@ -1,0 +1,40 @@
+"""Nothing happens before a language is chosen and the data notice is acknowledged."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, Message, TelegramObject
+
+from bot.i18n import _
+from bot.responder import Responder
+from bot.services import people
+from bot.settings import Settings
+from db.models import Person
+from handlers.keyboards import language_keyboard
+from handlers.start import show_notice
+from handlers.texts import FIRST_GREETING
+
+
+class NeedsOnboarding(Filter):
+    async def __call__(self, event: TelegramObject, person: Person | None = None) -> bool:
+        return people.needs_onboarding(person)
+
+
+async def onboarding_first(
+    event: Message | CallbackQuery, person: Person, responder: Responder, settings: Settings
+) -> None:
+    if isinstance(event, CallbackQuery):
+        responder.toast(_("This button is no longer active."))
+    if person.language is None:
+        responder.send(FIRST_GREETING, language_keyboard())
+    else:
+        responder.send(_("Before we begin, please read this notice."))
+        show_notice(responder, settings)
+
+
+def create_router() -> Router:
+    router = Router(name="onboarding")
+    router.message.register(onboarding_first, NeedsOnboarding())
+    router.callback_query.register(onboarding_first, NeedsOnboarding())
+    return router

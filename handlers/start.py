@@ -1,0 +1,101 @@
+"""/start, the language picker and the data-protection notice."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
+from bot.responder import Responder
+from bot.services import people
+from bot.settings import Settings
+from db.models import Person
+from handlers.callbacks import LanguageChoice, NoticeAck
+from handlers.keyboards import language_keyboard, notice_keyboard
+from handlers.texts import FIRST_GREETING, privacy_notice
+
+
+def show_notice(responder: Responder, settings: Settings, *, edit: bool = False) -> None:
+    text = privacy_notice(settings.privacy_contact)
+    keyboard = notice_keyboard(people.PRIVACY_NOTICE_VERSION)
+    if edit:
+        responder.edit(text, keyboard)
+    else:
+        responder.send(text, keyboard)
+
+
+def welcome(responder: Responder) -> None:
+    responder.send(_("Thank you. You are all set: /help lists what you can do here."))
+
+
+async def start(
+    message: Message,
+    command: CommandObject,
+    person: Person,
+    responder: Responder,
+    settings: Settings,
+) -> None:
+    people.remember_start_payload(person, command.args)
+    if person.language is None:
+        responder.send(FIRST_GREETING, language_keyboard())
+    elif not people.has_current_consent(person):
+        show_notice(responder, settings)
+    else:
+        welcome(responder)
+
+
+async def ask_language(message: Message, responder: Responder) -> None:
+    responder.send(_("Choose your language:"), language_keyboard())
+
+
+async def choose_language(
+    query: CallbackQuery,
+    callback_data: LanguageChoice,
+    person: Person,
+    responder: Responder,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    if callback_data.code not in LANGUAGES:
+        responder.toast(_("This button is no longer active."))
+        return
+    people.set_language(person, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        if not people.has_current_consent(person):
+            show_notice(responder, settings, edit=True)
+            return
+        responder.edit(
+            _("Language: {language}.").format(language=LANGUAGE_NAMES[callback_data.code])
+        )
+
+
+async def acknowledge_notice(
+    query: CallbackQuery,
+    callback_data: NoticeAck,
+    person: Person,
+    responder: Responder,
+    settings: Settings,
+) -> None:
+    if person.language is None:
+        responder.edit(FIRST_GREETING, language_keyboard())
+        return
+    if people.has_current_consent(person):
+        responder.remove_buttons()
+        return
+    if not people.record_consent(person, callback_data.version):
+        responder.toast(_("The notice has changed. Please read the current version."), alert=True)
+        show_notice(responder, settings, edit=True)
+        return
+    responder.remove_buttons()
+    welcome(responder)
+
+
+def create_router() -> Router:
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    router.message.register(ask_language, Command("language"))
+    router.callback_query.register(choose_language, LanguageChoice.filter())
+    router.callback_query.register(acknowledge_notice, NoticeAck.filter())
+    return router
