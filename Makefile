@@ -16,7 +16,7 @@ console: install
 	$(PY) -m bot console
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
 
 install: $(STAMP) $(MO)
 

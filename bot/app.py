@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
 from bot.middlewares import PersonMiddleware, TransactionMiddleware
+from bot.programme import Programme, default_programme_path, load_programme
 from bot.services import people
 from bot.settings import Settings
 from db import migrate
+from db.base import utcnow
 from db.engine import create_engine, create_sessionmaker
 from db.reference import load_reference
 from handlers import setup_routers
@@ -66,6 +68,7 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
+    workflow_data.setdefault("clock", utcnow)
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
@@ -98,12 +101,23 @@ class App:
     i18n: I18n
     bot: Bot
     dispatcher: Dispatcher
+    programme: Programme
 
 
 @asynccontextmanager
 async def build_app(
-    settings: Settings, *, session: BaseSession | None = None, prepare: bool = True
+    settings: Settings,
+    *,
+    session: BaseSession | None = None,
+    prepare: bool = True,
+    **workflow_data: Any,
 ) -> AsyncIterator[App]:
+    """Everything the bot needs, built in order and torn down in reverse, whatever happens."""
+    programme = load_programme(settings.programme_file or default_programme_path())
+    if programme.demo:
+        log.warning(
+            "running the DEMO programme %s; set PROGRAMME_FILE for a real call", programme.id
+        )
     engine = create_engine(settings.database_url)
     storage = create_storage(settings)
     bot = None
@@ -114,9 +128,14 @@ async def build_app(
         i18n = create_i18n()
         bot = create_bot(settings, session)
         dispatcher = create_dispatcher(
-            settings=settings, sessionmaker=sessionmaker, i18n=i18n, storage=storage
+            settings=settings,
+            sessionmaker=sessionmaker,
+            i18n=i18n,
+            storage=storage,
+            programme=programme,
+            **workflow_data,
         )
-        yield App(settings, engine, sessionmaker, i18n, bot, dispatcher)
+        yield App(settings, engine, sessionmaker, i18n, bot, dispatcher, programme)
     finally:
         if bot is not None:
             await bot.session.close()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -119,6 +120,8 @@ class Person(Base):
     consent_version: Mapped[str | None] = mapped_column(String(20))
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Opt-in (consent, art. 6(1)(a)) to hear about the next edition after a call has closed.
+    news_opt_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -129,6 +132,86 @@ class Person(Base):
     @property
     def has_consented(self) -> bool:
         return self.consent_at is not None
+
+
+APPLICATION_STATUSES = ("draft", "submitted", "eligible", "ineligible", "withdrawn")
+
+
+class Application(Base):
+    """One person's answers to one programme's questionnaire, saved as each answer is given.
+
+    `current_question` is where the person is (None: at the summary); `editing` means an answer
+    is being changed from the summary, so the person returns there afterwards.
+    """
+
+    __tablename__ = "application"
+    __table_args__ = (
+        UniqueConstraint("person_id", "programme_id"),
+        CheckConstraint(
+            "status IN ('draft', 'submitted', 'eligible', 'ineligible', 'withdrawn')",
+            name="status_known",
+        ),
+        CheckConstraint("audience IN ('municipality', 'intern')", name="audience_known"),
+        Index("ix_application_programme_status", "programme_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    programme_id: Mapped[str] = mapped_column(String(40))
+    audience: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    current_question: Mapped[str | None] = mapped_column(String(24))
+    editing: Mapped[bool] = mapped_column(Boolean, default=False)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    eligibility_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.submitted_at is not None
+
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
+
+
+class Outbox(Base):
+    """Every message that is not an immediate reply: reminders, broadcasts, staff notices.
+
+    A sender claims due rows atomically, sends them within Telegram's limits and records the
+    outcome, so a restart or a second instance neither loses nor repeats a message. The text is
+    rendered at send time, in the recipient's language and time zone, from `kind` + `payload`.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')",
+            name="status_known",
+        ),
+        Index("ix_outbox_due", "status", "due_at", "priority"),
+        Index("ix_outbox_person", "person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # Lower goes first: reminders (0) before staff notices (5) before broadcasts (10).
+    priority: Mapped[int] = mapped_column(Integer, default=5)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):

@@ -6,14 +6,17 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
+from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import people
 from bot.settings import Settings
 from db.models import Person
 from handlers.callbacks import LanguageChoice, NoticeAck
 from handlers.keyboards import language_keyboard, notice_keyboard
+from handlers.questionnaire import Clock, show_home
 from handlers.texts import FIRST_GREETING, privacy_notice
 
 
@@ -26,16 +29,15 @@ def show_notice(responder: Responder, settings: Settings, *, edit: bool = False)
         responder.send(text, keyboard)
 
 
-def welcome(responder: Responder) -> None:
-    responder.send(_("Thank you. You are all set: /help lists what you can do here."))
-
-
 async def start(
     message: Message,
     command: CommandObject,
     person: Person,
     responder: Responder,
     settings: Settings,
+    session: AsyncSession,
+    programme: Programme,
+    clock: Clock,
 ) -> None:
     people.remember_start_payload(person, command.args)
     if person.language is None:
@@ -43,7 +45,7 @@ async def start(
     elif not people.has_current_consent(person):
         show_notice(responder, settings)
     else:
-        welcome(responder)
+        await show_home(responder, session, person, programme, clock())
 
 
 async def ask_language(message: Message, responder: Responder) -> None:
@@ -77,6 +79,9 @@ async def acknowledge_notice(
     person: Person,
     responder: Responder,
     settings: Settings,
+    session: AsyncSession,
+    programme: Programme,
+    clock: Clock,
 ) -> None:
     if person.language is None:
         responder.edit(FIRST_GREETING, language_keyboard())
@@ -89,7 +94,7 @@ async def acknowledge_notice(
         show_notice(responder, settings, edit=True)
         return
     responder.remove_buttons()
-    welcome(responder)
+    await show_home(responder, session, person, programme, clock())
 
 
 def create_router() -> Router:

@@ -1,0 +1,47 @@
+"""Place questions (gmina, powiat, hromada): search by kind, and the answer stored on a pick.
+
+The stored answer is a snapshot of the official record (code, kind, population and its year),
+so the application keeps what the person chose even if reference data is updated later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import places
+
+PLACE_KINDS = ("gmina", "powiat", "hromada")
+
+
+async def search(session: AsyncSession, kind: str, query: str, limit: int = 8) -> list[Any]:
+    if kind == "gmina":
+        return list(await places.search_gminas(session, query, limit))
+    if kind == "powiat":
+        return list(await places.search_powiats(session, query, limit))
+    if kind == "hromada":
+        return list(await places.search_hromadas(session, query, limit))
+    raise ValueError(kind)
+
+
+def code_of(match: Any) -> str:
+    return str(getattr(match, "katottg", None) or match.teryt)
+
+
+async def snapshot(session: AsyncSession, kind: str, code: str) -> dict[str, Any] | None:
+    if kind == "gmina":
+        match: Any = await places.get_gmina(session, code)
+    elif kind == "powiat":
+        match = await places.get_powiat(session, code)
+    elif kind == "hromada":
+        match = await places.get_hromada(session, code)
+    else:
+        return None
+    if match is None:
+        return None
+    data = asdict(match)
+    for transient in ("fuzzy", "via_settlement", "via_gmina"):
+        data.pop(transient, None)
+    return data

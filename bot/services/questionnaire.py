@@ -1,0 +1,356 @@
+"""The questionnaire engine: where a person is, what they answered, what comes next.
+
+Independent of Telegram. Every function takes the application row and changes it in place;
+the caller's transaction saves it, so each answer is stored the moment it is given and a person
+resumes exactly where they left off, after a restart or days later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.programme import AudienceSpec, Programme, Question
+from bot.services import answers as parse
+from bot.services import eligibility, pickers
+from bot.services.answers import InvalidAnswer
+from db.base import utcnow
+from db.models import Application, Person
+
+
+class StaleAction(Exception):
+    """A button for a question that is no longer the current one (an old card, a forged press)."""
+
+
+class ApplicationsClosed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the person should see now: a question (with its place in the list) or the summary."""
+
+    application: Application
+    question: Question | None
+    number: int = 0
+    total: int = 0
+
+    @property
+    def at_summary(self) -> bool:
+        return self.question is None
+
+
+def visible_questions(spec: AudienceSpec, answers: dict[str, Any]) -> list[Question]:
+    """Questions shown for these answers: `show_if` is read against earlier answers only."""
+    shown: list[Question] = []
+    seen: dict[str, Any] = {}
+    for question in spec.questions:
+        if all(parse.holds(condition, seen) for condition in question.show_if):
+            shown.append(question)
+            if question.id in answers:
+                seen[question.id] = answers[question.id]
+    return shown
+
+
+def effective_answers(spec: AudienceSpec, answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers to the questions still shown (a gmina answer no longer counts for a powiat)."""
+    return {q.id: answers[q.id] for q in visible_questions(spec, answers) if q.id in answers}
+
+
+def _is_answered(question: Question, answers: dict[str, Any]) -> bool:
+    if question.id not in answers:
+        return False
+    # A multiple choice is answered once confirmed; the selection is kept while choosing.
+    return not (question.kind == "multiple_choice" and question.id in answers.get("_choosing", []))
+
+
+def _step_for(application: Application, spec: AudienceSpec, question_id: str | None) -> Step:
+    shown = visible_questions(spec, application.answers)
+    for number, question in enumerate(shown, start=1):
+        if question.id == question_id:
+            return Step(application, question, number, len(shown))
+    return Step(application, None, 0, len(shown))
+
+
+def _first_open(spec: AudienceSpec, answers: dict[str, Any]) -> Question | None:
+    for question in visible_questions(spec, answers):
+        if not _is_answered(question, answers):
+            return question
+    return None
+
+
+def _save(application: Application, answers: dict[str, Any]) -> None:
+    # A new dict, so the JSON column is seen as changed on every database.
+    application.answers = dict(answers)
+
+
+async def find(session: AsyncSession, person: Person, programme: Programme) -> Application | None:
+    return await session.scalar(
+        select(Application).where(
+            Application.person_id == person.id, Application.programme_id == programme.id
+        )
+    )
+
+
+async def begin(
+    session: AsyncSession, person: Person, programme: Programme, audience: str
+) -> Application:
+    """The person's application, created with any answer the deep link already gave."""
+    existing = await find(session, person, programme)
+    if existing is not None:
+        return existing
+    spec = programme.audience(audience)
+    prefilled: dict[str, Any] = {}
+    for question in spec.questions:
+        choice = question.prefill_from_start.get((person.start_payload or "").lower())
+        if choice:
+            prefilled[question.id] = choice
+    application = Application(
+        person_id=person.id,
+        programme_id=programme.id,
+        audience=audience,
+        answers=prefilled,
+        status="draft",
+        editing=False,
+        needs_review=False,
+    )
+    first = _first_open(spec, prefilled)
+    application.current_question = first.id if first else None
+    session.add(application)
+    await session.flush()
+    return application
+
+
+def current_step(programme: Programme, application: Application) -> Step:
+    spec = programme.audience(application.audience)
+    question_id = application.current_question
+    if question_id is not None and spec.question(question_id) is None:
+        # The programme file changed under a half-filled form: carry on at the next open one.
+        first = _first_open(spec, application.answers)
+        question_id = application.current_question = first.id if first else None
+    return _step_for(application, spec, question_id)
+
+
+def _ensure_current(application: Application, question_id: str) -> None:
+    if application.current_question != question_id:
+        raise StaleAction(question_id)
+
+
+def _ensure_open(programme: Programme, application: Application, now: datetime) -> None:
+    if application.is_submitted and not programme.is_open(now):
+        raise ApplicationsClosed()
+
+
+def _advance(programme: Programme, application: Application) -> Step:
+    spec = programme.audience(application.audience)
+    if application.editing:
+        # Back to the summary, unless the change opened a new question (a new branch).
+        nxt = _first_open(spec, application.answers)
+        if nxt is None:
+            application.editing = False
+        application.current_question = nxt.id if nxt else None
+    else:
+        nxt = _first_open(spec, application.answers)
+        application.current_question = nxt.id if nxt else None
+    if application.is_submitted and application.current_question is None:
+        reevaluate(programme, application)
+    return current_step(programme, application)
+
+
+def _store(
+    programme: Programme, application: Application, question: Question, value: Any, now: datetime
+) -> Step:
+    _ensure_open(programme, application, now)
+    answers = dict(application.answers)
+    answers[question.id] = value
+    _save(application, answers)
+    return _advance(programme, application)
+
+
+def _question(programme: Programme, application: Application, question_id: str) -> Question:
+    _ensure_current(application, question_id)
+    question = programme.audience(application.audience).question(question_id)
+    if question is None:
+        raise StaleAction(question_id)
+    return question
+
+
+def answer_typed(
+    programme: Programme, application: Application, raw: str, language: str, now: datetime
+) -> Step:
+    """A typed answer to the current question. Raises InvalidAnswer with a reason code."""
+    if application.current_question is None:
+        raise StaleAction("summary")
+    question = _question(programme, application, application.current_question)
+    if question.kind in ("gmina", "powiat", "hromada", "multiple_choice"):
+        raise InvalidAnswer("use_buttons")
+    spec = programme.audience(application.audience)
+    value = parse.parse_typed(question, raw, language, spec.phone_region)
+    return _store(programme, application, question, value, now)
+
+
+def answer_contact(
+    programme: Programme, application: Application, phone: str, now: datetime
+) -> Step:
+    question = _question(programme, application, application.current_question or "")
+    if question.kind != "phone":
+        raise InvalidAnswer("use_buttons")
+    spec = programme.audience(application.audience)
+    return _store(
+        programme, application, question, parse.parse_phone(phone, spec.phone_region), now
+    )
+
+
+def answer_choice(
+    programme: Programme,
+    application: Application,
+    question_id: str,
+    choice: str,
+    now: datetime,
+) -> Step:
+    question = _question(programme, application, question_id)
+    if question.kind == "yes_no" and choice in ("yes", "no"):
+        return _store(programme, application, question, choice == "yes", now)
+    if question.kind == "single_choice" and question.choice(choice) is not None:
+        return _store(programme, application, question, choice, now)
+    raise StaleAction(question_id)
+
+
+def toggle_choice(
+    programme: Programme,
+    application: Application,
+    question_id: str,
+    choice: str,
+    now: datetime,
+) -> Step:
+    """Add or remove one option of a multiple choice; the selection is saved as it changes."""
+    question = _question(programme, application, question_id)
+    if question.kind != "multiple_choice" or question.choice(choice) is None:
+        raise StaleAction(question_id)
+    _ensure_open(programme, application, now)
+    answers = dict(application.answers)
+    selected = list(answers.get(question_id) or [])
+    if choice in selected:
+        selected.remove(choice)
+    else:
+        if question.max_choices is not None and len(selected) >= question.max_choices:
+            raise InvalidAnswer("choose_fewer", {"max": question.max_choices})
+        selected.append(choice)
+    answers[question_id] = [c.id for c in question.choices if c.id in selected]
+    choosing = set(answers.get("_choosing", [])) | {question_id}
+    answers["_choosing"] = sorted(choosing)
+    _save(application, answers)
+    return current_step(programme, application)
+
+
+def confirm_choices(
+    programme: Programme, application: Application, question_id: str, now: datetime
+) -> Step:
+    question = _question(programme, application, question_id)
+    if question.kind != "multiple_choice":
+        raise StaleAction(question_id)
+    selected = list(application.answers.get(question_id) or [])
+    parse.check_choices(question, selected)
+    answers = dict(application.answers)
+    answers["_choosing"] = [q for q in answers.get("_choosing", []) if q != question_id]
+    if not answers["_choosing"]:
+        answers.pop("_choosing")
+    _save(application, answers)
+    return _store(programme, application, question, selected, now)
+
+
+async def pick_place(
+    session: AsyncSession,
+    programme: Programme,
+    application: Application,
+    question_id: str,
+    code: str,
+    now: datetime,
+) -> Step:
+    """A gmina, powiat or hromada chosen from the offered matches, re-read from the database."""
+    question = _question(programme, application, question_id)
+    place = await pickers.snapshot(session, question.kind, code)
+    if place is None:
+        raise StaleAction(question_id)
+    return _store(programme, application, question, place, now)
+
+
+def skip(programme: Programme, application: Application, question_id: str, now: datetime) -> Step:
+    question = _question(programme, application, question_id)
+    if question.required:
+        raise StaleAction(question_id)
+    return _store(programme, application, question, None, now)
+
+
+def back(programme: Programme, application: Application, question_id: str) -> Step:
+    """The question before this one (answers are kept, so the person sees and can keep them)."""
+    _ensure_current(application, question_id)
+    spec = programme.audience(application.audience)
+    shown = [q.id for q in visible_questions(spec, application.answers)]
+    if question_id not in shown or shown.index(question_id) == 0:
+        raise StaleAction(question_id)
+    previous = shown[shown.index(question_id) - 1]
+    answers = dict(application.answers)
+    answers.pop("_choosing", None)
+    _save(application, answers)
+    application.current_question = previous
+    return current_step(programme, application)
+
+
+def edit(programme: Programme, application: Application, question_id: str, now: datetime) -> Step:
+    """From the summary, change one answer and come back to the summary."""
+    if application.current_question is not None:
+        raise StaleAction(question_id)
+    _ensure_open(programme, application, now)
+    spec = programme.audience(application.audience)
+    if question_id not in [q.id for q in visible_questions(spec, application.answers)]:
+        raise StaleAction(question_id)
+    application.current_question = question_id
+    application.editing = True
+    return current_step(programme, application)
+
+
+def leave_edit(programme: Programme, application: Application, question_id: str) -> Step:
+    """Back to the summary without changing the answer being edited."""
+    _ensure_current(application, question_id)
+    if not application.editing:
+        raise StaleAction(question_id)
+    spec = programme.audience(application.audience)
+    nxt = _first_open(spec, application.answers)
+    if nxt is not None:  # a new branch still needs an answer: stay on it
+        application.current_question = nxt.id
+        return current_step(programme, application)
+    application.editing = False
+    application.current_question = None
+    return current_step(programme, application)
+
+
+def reevaluate(programme: Programme, application: Application) -> eligibility.Verdict:
+    spec = programme.audience(application.audience)
+    verdict = eligibility.evaluate(spec, effective_answers(spec, application.answers))
+    application.status = "eligible" if verdict.eligible else "ineligible"
+    application.eligibility_reasons = [reason.as_json() for reason in verdict.reasons]
+    application.needs_review = verdict.needs_review
+    return verdict
+
+
+def submit(programme: Programme, application: Application, now: datetime) -> eligibility.Verdict:
+    if application.current_question is not None:
+        raise StaleAction("submit")
+    if not programme.is_open(now):
+        raise ApplicationsClosed()
+    first_submission = not application.is_submitted
+    verdict = reevaluate(programme, application)
+    if first_submission:
+        application.submitted_at = utcnow()
+    return verdict
+
+
+def summary(programme: Programme, application: Application) -> list[tuple[Question, Any]]:
+    spec = programme.audience(application.audience)
+    answers = application.answers
+    return [(q, answers.get(q.id)) for q in visible_questions(spec, answers)]

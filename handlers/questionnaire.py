@@ -1,0 +1,355 @@
+"""The questionnaire in Telegram: role, questions, place pickers, summary, submit.
+
+Handlers only parse the update, call `bot.services.questionnaire` and render. Stale or forged
+buttons and invalid answers surface as domain exceptions, answered by the error router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import _, format_datetime
+from bot.programme import Programme
+from bot.responder import Responder
+from bot.services import eligibility, notifications, pickers, questionnaire
+from bot.services.answers import InvalidAnswer, clean_text
+from bot.services.questionnaire import StaleAction, Step
+from db.base import utcnow
+from db.models import Application, Person
+from handlers import question_view as view
+from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle
+
+Clock = Callable[[], datetime]
+
+
+def _language(person: Person) -> str:
+    return person.language or "en"
+
+
+def render_step(
+    responder: Responder, programme: Programme, step: Step, person: Person, *, edit: bool
+) -> None:
+    language = _language(person)
+    if step.question is not None:
+        text, keyboard = view.question_card(step, language)
+        (responder.edit if edit else responder.send)(text, keyboard)
+        if step.question.kind == "phone":
+            responder.send(
+                _("You can also share the number of this Telegram account:"),
+                view.contact_keyboard(),
+            )
+        return
+    application = step.application
+    can_change = not application.is_submitted or programme.is_open(utcnow())
+    if application.is_submitted:
+        responder.send(status_text(programme, application, person))
+    text, keyboard = view.summary_card(
+        programme,
+        questionnaire.summary(programme, application),
+        language,
+        submitted=application.is_submitted,
+        can_change=can_change,
+    )
+    (responder.edit if edit and not application.is_submitted else responder.send)(text, keyboard)
+
+
+def status_text(programme: Programme, application: Application, person: Person) -> str:
+    language = _language(person)
+    sent = format_datetime(application.submitted_at or utcnow(), language, person.time_zone)
+    if application.status == "eligible":
+        return _(
+            "Your application was sent on {date} and meets the programme's criteria. "
+            "You can still change your answers below."
+        ).format(date=sent)
+    reasons = [eligibility.Reason.from_json(r) for r in application.eligibility_reasons or []]
+    return "\n".join(
+        [
+            _(
+                "Your application was sent on {date}. It does not meet the criteria of this "
+                "edition:"
+            ).format(date=sent),
+            *view.reason_lines(reasons, language),
+        ]
+    )
+
+
+async def show_home(
+    responder: Responder,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    now: datetime,
+    *,
+    edit: bool = False,
+) -> None:
+    """Where /start and the end of onboarding take a person: their form, or how to begin."""
+    application = await questionnaire.find(session, person, programme)
+    if application is not None:
+        render_step(
+            responder,
+            programme,
+            questionnaire.current_step(programme, application),
+            person,
+            edit=edit,
+        )
+        return
+    if not programme.is_open(now):
+        closes = format_datetime(programme.applications_close, _language(person), person.time_zone)
+        responder.send(
+            _("Applications for {programme} closed on {date}. Thank you for your interest!").format(
+                programme=programme.name.get(_language(person)), date=closes
+            ),
+            None if person.news_opt_in_at else view.news_keyboard(),
+        )
+        return
+    responder.send(
+        _("<b>{programme}</b>\n\nWho are you applying as?").format(
+            programme=programme.name.get(_language(person))
+        ),
+        view.role_keyboard(),
+    )
+
+
+class AtQuestion(Filter):
+    """The person has an application waiting for an answer; hands it to the handler."""
+
+    async def __call__(
+        self, event: Any, session: AsyncSession, programme: Programme, person: Person | None = None
+    ) -> bool | dict[str, Any]:
+        if person is None:
+            return False
+        application = await questionnaire.find(session, person, programme)
+        if application is None or application.current_question is None:
+            return False
+        return {"application": application}
+
+
+async def _application(session: AsyncSession, person: Person, programme: Programme) -> Application:
+    application = await questionnaire.find(session, person, programme)
+    if application is None:
+        raise StaleAction("no application")
+    return application
+
+
+async def choose_role(
+    query: CallbackQuery,
+    callback_data: RoleChoice,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    existing = await questionnaire.find(session, person, programme)
+    if existing is not None or callback_data.audience not in programme.audiences:
+        raise StaleAction("role")
+    if not programme.is_open(clock()):
+        raise questionnaire.ApplicationsClosed()
+    application = await questionnaire.begin(session, person, programme, callback_data.audience)
+    render_step(
+        responder, programme, questionnaire.current_step(programme, application), person, edit=True
+    )
+
+
+async def typed_answer(
+    message: Message,
+    application: Application,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    step = questionnaire.current_step(programme, application)
+    question = step.question
+    assert question is not None
+    if question.kind in pickers.PLACE_KINDS:
+        matches = await pickers.search(session, question.kind, clean_text(message.text or "")[:100])
+        if not matches:
+            responder.send(view.no_matches_text(question))
+            return
+        responder.send(*view.matches_card(question, matches, _language(person)))
+        return
+    step = questionnaire.answer_typed(
+        programme, application, message.text or "", _language(person), clock()
+    )
+    if question.kind == "phone":
+        responder.send(
+            _("Saved: {phone}").format(phone=application.answers[question.id]),
+            ReplyKeyboardRemove(),
+        )
+    render_step(responder, programme, step, person, edit=False)
+
+
+async def shared_contact(
+    message: Message,
+    application: Application,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    contact = message.contact
+    if contact is None or contact.user_id != person.telegram_id:
+        raise InvalidAnswer("own_contact")
+    step = questionnaire.answer_contact(programme, application, contact.phone_number, clock())
+    responder.send(
+        _("Saved: {phone}").format(phone=application.answers.get("phone", "")),
+        ReplyKeyboardRemove(),
+    )
+    render_step(responder, programme, step, person, edit=False)
+
+
+async def pressed_answer(
+    query: CallbackQuery,
+    callback_data: Answer,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    application = await _application(session, person, programme)
+    step = questionnaire.answer_choice(
+        programme, application, callback_data.q, callback_data.v, clock()
+    )
+    render_step(responder, programme, step, person, edit=True)
+
+
+async def pressed_toggle(
+    query: CallbackQuery,
+    callback_data: Toggle,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    application = await _application(session, person, programme)
+    step = questionnaire.toggle_choice(
+        programme, application, callback_data.q, callback_data.v, clock()
+    )
+    render_step(responder, programme, step, person, edit=True)
+
+
+async def pressed_done(
+    query: CallbackQuery,
+    callback_data: Done,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    application = await _application(session, person, programme)
+    step = questionnaire.confirm_choices(programme, application, callback_data.q, clock())
+    render_step(responder, programme, step, person, edit=True)
+
+
+async def pressed_place(
+    query: CallbackQuery,
+    callback_data: Place,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    application = await _application(session, person, programme)
+    step = await questionnaire.pick_place(
+        session, programme, application, callback_data.q, callback_data.code, clock()
+    )
+    place = application.answers[callback_data.q]
+    spec = programme.audience(application.audience)
+    checks = [
+        eligibility.check_rule(rule, application.answers)[:2]
+        for rule in eligibility.rules_on(spec, callback_data.q)
+        if rule.field != rule.question_id and place.get(rule.field.split(".", 1)[1]) is not None
+    ]
+    responder.edit(view.place_verdict_line(place, checks, _language(person)))
+    render_step(responder, programme, step, person, edit=False)
+
+
+async def pressed_nav(
+    query: CallbackQuery,
+    callback_data: Nav,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    clock: Clock,
+) -> None:
+    application = await _application(session, person, programme)
+    action, question_id, now = callback_data.action, callback_data.q, clock()
+    if action == "back":
+        step = questionnaire.back(programme, application, question_id)
+    elif action == "skip":
+        step = questionnaire.skip(programme, application, question_id, now)
+    elif action == "retype":
+        if application.current_question != question_id:
+            raise StaleAction(question_id)
+        responder.edit(_("Please type the name again:"))
+        return
+    elif action == "summary":
+        step = questionnaire.leave_edit(programme, application, question_id)
+    elif action == "edit":
+        step = questionnaire.edit(programme, application, question_id, now)
+    elif action == "submit":
+        await submit(application, session, person, programme, responder, now)
+        return
+    else:
+        raise StaleAction(action)
+    render_step(responder, programme, step, person, edit=True)
+
+
+async def submit(
+    application: Application,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    now: datetime,
+) -> None:
+    first_time = not application.is_submitted
+    verdict = questionnaire.submit(programme, application, now)
+    if first_time:
+        await notifications.new_application(session, application, now)
+    responder.remove_buttons()
+    responder.send(
+        view.verdict_text(programme, verdict, _language(person), person.time_zone),
+        None if verdict.eligible or person.news_opt_in_at else view.news_keyboard(),
+    )
+
+
+async def pressed_news(
+    query: CallbackQuery, callback_data: News, person: Person, responder: Responder
+) -> None:
+    person.news_opt_in_at = utcnow() if callback_data.on else None
+    responder.remove_buttons()
+    responder.send(
+        _(
+            "Thank you. We will write to you here when the next edition opens. "
+            "You can change your mind at any time with /delete."
+        )
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="questionnaire")
+    router.callback_query.register(choose_role, RoleChoice.filter())
+    router.callback_query.register(pressed_answer, Answer.filter())
+    router.callback_query.register(pressed_toggle, Toggle.filter())
+    router.callback_query.register(pressed_done, Done.filter())
+    router.callback_query.register(pressed_place, Place.filter())
+    router.callback_query.register(pressed_nav, Nav.filter())
+    router.callback_query.register(pressed_news, News.filter())
+    router.message.register(shared_contact, F.contact, AtQuestion())
+    router.message.register(typed_answer, F.text, ~F.text.startswith("/"), AtQuestion())
+    return router
