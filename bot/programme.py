@@ -99,6 +99,18 @@ class Question(Strict):
         return [value] if isinstance(value, dict) else value
 
     @model_validator(mode="after")
+    def _limits_fit_kind(self) -> Question:
+        if self.kind != "integer" and (self.min_value is not None or self.max_value is not None):
+            raise ValueError(f"question {self.id!r}: min_value/max_value are for integers")
+        if self.kind == "multiple_choice":
+            top = self.max_choices if self.max_choices is not None else len(self.choices)
+            if not self.min_choices <= top <= len(self.choices):
+                raise ValueError(
+                    f"question {self.id!r}: need min_choices <= max_choices <= number of choices"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _choices_fit_kind(self) -> Question:
         needs_choices = self.kind in ("single_choice", "multiple_choice")
         if needs_choices and not self.choices:
@@ -135,6 +147,12 @@ class Rule(Strict):
     value: Any = None
     reason: Texts
     fallback_field: str | None = None
+
+    @model_validator(mode="after")
+    def _list_for_membership(self) -> Rule:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list | tuple):
+            raise ValueError(f"rule on {self.field!r}: '{self.op}' needs a list value")
+        return self
 
     @property
     def question_id(self) -> str:
@@ -189,6 +207,7 @@ class Programme(Strict):
     applications_open: datetime
     applications_close: datetime
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    limits: dict[str, int | float] = Field(default_factory=dict)
     audiences: dict[Audience, AudienceSpec]
 
     @field_validator("reminder_offsets", mode="before")
@@ -275,14 +294,52 @@ def load_programme(path: Path | str, *, today: date | None = None) -> Programme:
     today = today or datetime.now(zone).date()
     for key, end_of_day in (("applications_open", False), ("applications_close", True)):
         raw[key] = _resolve_moment(raw.get(key), zone, today, end_of_day)
+    _apply_limits(path, raw)
     try:
         return Programme.model_validate(raw)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            where = _describe_location(raw, error["loc"])
             lines.append(f"  {where}: {error['msg'].removeprefix('Value error, ')}")
         raise ProgrammeError(f"{path}: {len(lines)} problem(s)\n" + "\n".join(lines)) from None
+
+
+def _apply_limits(path: Path, raw: dict[str, Any]) -> None:
+    """`value_from = "max_inhabitants"` in a rule reads `[limits] max_inhabitants`: one number,
+    one line to edit, however many rules use it."""
+    limits = raw.get("limits") or {}
+    audiences = raw.get("audiences") if isinstance(raw.get("audiences"), dict) else {}
+    for audience, spec in audiences.items():
+        for number, rule in enumerate((spec or {}).get("eligibility") or []):
+            name = rule.pop("value_from", None) if isinstance(rule, dict) else None
+            if name is None:
+                continue
+            if name not in limits:
+                raise ProgrammeError(
+                    f"{path}: audiences.{audience}.eligibility.{number}: value_from "
+                    f"{name!r} is not in [limits]"
+                )
+            rule["value"] = limits[name]
+
+
+def _describe_location(raw: Any, location: tuple[Any, ...]) -> str:
+    """"audiences.municipality.questions.6.text.uk" → "…questions[email].text.uk"."""
+    parts: list[str] = []
+    node = raw
+    for part in location:
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            item = node[part]
+            label = item.get("id") if isinstance(item, dict) else None
+            if parts:
+                parts[-1] = f"{parts[-1]}[{label or part}]"
+            else:
+                parts.append(str(part))
+            node = item
+        else:
+            parts.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
 
 
 def default_programme_path() -> Path:
