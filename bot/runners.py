@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -10,8 +13,20 @@ from aiohttp import web
 
 from bot.app import App
 from bot.commands import register_commands
+from bot.scheduler import create_scheduler, create_sender
 
 log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def background_jobs(app: App) -> AsyncIterator[None]:
+    """The outbox sender, ticked by APScheduler, for as long as the bot runs."""
+    scheduler = create_scheduler(app, create_sender(app))
+    scheduler.start()
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 async def run_polling(app: App) -> None:
@@ -19,11 +34,12 @@ async def run_polling(app: App) -> None:
     log.info("polling as @%s", me.username)
     await register_commands(app.bot, app.i18n)
     await app.bot.delete_webhook(drop_pending_updates=False)
-    await app.dispatcher.start_polling(
-        app.bot,
-        allowed_updates=app.dispatcher.resolve_used_update_types(),
-        close_bot_session=False,
-    )
+    async with background_jobs(app):
+        await app.dispatcher.start_polling(
+            app.bot,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            close_bot_session=False,
+        )
 
 
 def create_webhook_app(app: App) -> web.Application:
@@ -61,8 +77,7 @@ async def run_webhook(app: App) -> None:
     await site.start()
     log.info("webhook listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)
     try:
-        import asyncio
-
-        await asyncio.Event().wait()
+        async with background_jobs(app):
+            await asyncio.Event().wait()
     finally:
         await runner.cleanup()

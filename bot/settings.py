@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     programme_file: Path | None = None
+    # Outbox sender: messages per second across all chats (Telegram allows about 30; paid
+    # broadcasts up to 1000).
+    send_rate: float = Field(default=25.0, gt=0, le=1000)
     # Where people write about their data; shown in the data-protection notice.
     privacy_contact: str = "solidarityfund.pl"
 

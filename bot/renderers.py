@@ -1,0 +1,51 @@
+"""Outbox messages rendered at send time, in the recipient's language (set by the sender)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import Rendered, Renderer, Skip
+from bot.i18n import _, ngettext
+from bot.services import notifications
+from db.models import Application, Outbox, Person
+
+STATUS_MARKS = {"eligible": "✅", "ineligible": "❌", "submitted": "📝"}
+
+
+def _place(application: Application) -> str:
+    answers = application.answers
+    place = answers.get("gmina") or answers.get("powiat") or answers.get("hromada") or {}
+    name = place.get("name") or place.get("name_uk") or "?"
+    region = place.get("voivodeship") or place.get("oblast") or ""
+    return f"{name} ({region})" if region else name
+
+
+async def new_applications(
+    session: AsyncSession, rows: list[Outbox], person: Person | None
+) -> Rendered | Skip:
+    """One notice for every submission gathered for this staff member."""
+    if person is None or not person.is_staff:
+        return Skip("cancelled", "recipient is no longer staff")
+    ids = sorted({row.payload.get("application_id") for row in rows})
+    applications = (await session.scalars(select(Application).where(Application.id.in_(ids)))).all()
+    if not applications:
+        return Skip("cancelled", "applications were withdrawn or deleted")
+    count = len(applications)
+    lines = [
+        "<b>"
+        + ngettext("{count} new application", "{count} new applications", count).format(count=count)
+        + "</b>"
+    ]
+    for application in applications:
+        mark = STATUS_MARKS.get(application.status, "•")
+        review = " — " + _("check the population") if application.needs_review else ""
+        lines.append(f"{mark} {_place(application)}{review}")
+    return Rendered("\n".join(lines))
+
+
+def renderers() -> dict[str, Renderer]:
+    return {notifications.NEW_APPLICATION: new_applications}
+
+
+BATCHED_KINDS = frozenset({notifications.NEW_APPLICATION})

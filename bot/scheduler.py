@@ -1,0 +1,43 @@
+"""APScheduler is the clock, not the store: it ticks the sender; the outbox holds the messages.
+
+Its own job store is never used for reminders — date jobs vanish once submitted, so a crash
+would lose them, and two schedulers sharing a store would run jobs twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import App
+from bot.delivery import Sender
+from bot.renderers import BATCHED_KINDS, renderers
+
+log = logging.getLogger(__name__)
+
+
+def create_sender(app: App) -> Sender:
+    settings = app.settings
+    return Sender(
+        app.bot,
+        app.sessionmaker,
+        app.i18n,
+        renderers(),
+        rate=settings.send_rate,
+        batched_kinds=BATCHED_KINDS,
+    )
+
+
+def create_scheduler(app: App, sender: Sender) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        sender.drain,
+        "interval",
+        seconds=1,
+        id="outbox-sender",
+        max_instances=1,  # a long drain makes the next tick wait, not run beside it
+        coalesce=True,
+        misfire_grace_time=30,
+    )
+    return scheduler
