@@ -224,6 +224,11 @@ class Programme(Strict):
     def audience(self, audience: str) -> AudienceSpec:
         return self.audiences[audience]  # type: ignore[index]
 
+    @property
+    def last_moment(self) -> datetime:
+        """The close as people say it: 30 June, 23:59 (the call closes as 1 July begins)."""
+        return self.applications_close - timedelta(minutes=1)
+
     def is_open(self, now: datetime) -> bool:
         return self.applications_open <= now < self.applications_close
 

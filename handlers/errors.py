@@ -43,7 +43,7 @@ async def on_invalid(
 
 
 async def on_stale(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LANGUAGE) -> None:
-    log.info("update %s: stale or forged action", event.update.update_id)
+    log.info("update %s: stale or forged action (%s)", event.update.update_id, event.exception)
     with i18n.context(), i18n.use_locale(locale):
         await _tell(bot, event, _("This button is no longer active."), alert=False)
 

@@ -295,7 +295,7 @@ def reason_lines(reasons: list[eligibility.Reason], language: str) -> list[str]:
 def verdict_text(
     programme: Programme, verdict: eligibility.Verdict, language: str, time_zone: str | None
 ) -> str:
-    closes = format_datetime(programme.applications_close, language, time_zone)
+    closes = format_datetime(programme.last_moment, language, time_zone)
     if verdict.eligible:
         lines = [
             _(

@@ -101,7 +101,7 @@ async def show_home(
         )
         return
     if not programme.is_open(now):
-        closes = format_datetime(programme.applications_close, _language(person), person.time_zone)
+        closes = format_datetime(programme.last_moment, _language(person), person.time_zone)
         responder.send(
             _("Applications for {programme} closed on {date}. Thank you for your interest!").format(
                 programme=programme.name.get(_language(person)), date=closes

@@ -45,11 +45,15 @@ class Step:
 
 
 def visible_questions(spec: AudienceSpec, answers: dict[str, Any]) -> list[Question]:
-    """Questions shown for these answers: `show_if` is read against earlier answers only."""
+    """Questions shown for these answers: `show_if` is read against earlier answers only, and a
+    condition on a question not answered yet does not hold (the branch opens once it is)."""
     shown: list[Question] = []
     seen: dict[str, Any] = {}
     for question in spec.questions:
-        if all(parse.holds(condition, seen) for condition in question.show_if):
+        if all(
+            condition.question_id in seen and parse.holds(condition, seen)
+            for condition in question.show_if
+        ):
             shown.append(question)
             if question.id in answers:
                 seen[question.id] = answers[question.id]

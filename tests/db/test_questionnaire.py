@@ -61,7 +61,7 @@ def _fill_rest(programme, application, *, openness="yes"):
 
 async def test_prefill_from_deep_link_and_gmina_snapshot(session, programme) -> None:
     async with session.begin():
-        _person_, application = await _gmina_application(session, programme)
+        _, application = await _gmina_application(session, programme)
     assert application.answers["heard_from"] == "zgwrp"
     gmina = application.answers["gmina"]
     assert gmina["name"] == "Wadowice" and gmina["population"] == 36475
