@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+from db.base import utcnow
 
 log = logging.getLogger("bot")
 
@@ -105,6 +106,24 @@ async def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_programme_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.programme import ProgrammeError, load_programme
+
+    try:
+        programme = load_programme(args.file)
+    except ProgrammeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    state = "open" if programme.is_open(utcnow()) else "closed"
+    print(f"{args.file}: programme {programme.id!r}{' (demo)' if programme.demo else ''} is valid")
+    print(f"  applications: {programme.applications_open:%Y-%m-%d %H:%M} – "
+          f"{programme.applications_close:%Y-%m-%d %H:%M} UTC ({state} now)")
+    for name, audience in programme.audiences.items():
+        print(f"  {name}: {len(audience.questions)} questions, "
+              f"{len(audience.eligibility)} eligibility rules")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -139,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("telegram_id", type=int)
     staff_sub.add_parser("list", help="list staff and admins")
     staff.set_defaults(func=cmd_staff)
+
+    programme = sub.add_parser("programme", help="work with programme files")
+    programme_sub = programme.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = programme_sub.add_parser("check", help="validate a programme file")
+    check.add_argument("file", help="e.g. programmes/win4ua-2026.toml")
+    check.set_defaults(func=cmd_programme_check)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import TextIO
 
 TOKEN_PATTERN = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{30,60}")
 REDACTED = "<token>"
@@ -35,8 +36,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+# Loggers that would print SQL parameters (answers, names, e-mails) at DEBUG or INFO.
+QUIET_LOGGERS = ("sqlalchemy.engine", "aiosqlite", "asyncpg", "apscheduler", "alembic")
+
+
+def configure_logging(
+    level: str = "INFO", secrets: list[str] | None = None, stream: TextIO | None = None
+) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
@@ -44,8 +51,8 @@ def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # aiogram logs each update at INFO with its id only; keep that, but keep SQL quiet.
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiogram logs each update at INFO with its id only; keep that, but keep SQL quiet even
+    # at LOG_LEVEL=DEBUG, since its parameters are what people typed.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return handler

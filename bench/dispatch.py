@@ -1,0 +1,717 @@
+"""How fast simulated hosts fill in the questionnaire through the production dispatcher.
+
+Three bots are measured in one run, on one harness and one database:
+
+* **echo**: a bare aiogram Dispatcher answering every message and button press with one
+  sendMessage (no database, none of our middlewares);
+* **floor**: the least a persistent bot does per update: one transaction that reads the
+  person's row and updates it (creating it on first contact), a commit, then one sendMessage;
+* **bot**: our dispatcher from `build_app` with `programmes/demo.toml`, each simulated person
+  going from /start to a submitted host application (about 24 updates).
+
+Updates are built like Telegram's, validated into `aiogram.types.Update` and handed to
+`Dispatcher.feed_update`, which returns after the middlewares, the handlers and the replies sent
+after the commit. Replies go over HTTP to the fake Bot API server (tests/fakes), and a button
+press carries the callback_data of a button the bot really showed (read back from the fake).
+
+Phases, for each bot: a warm-up; a closed loop (`--people` people at once, each sending their
+next update as soon as the previous one is processed: updates per second); an open loop
+(updates started on a fixed schedule at `--offered-rate` per second for `--latency-seconds`,
+spread over a pool of people with at most one update in flight each: latency from the scheduled
+start to the end of processing, so a stalled bot is charged for the updates it delays).
+
+Progress goes to stderr; the last line on stdout is one JSON object.
+
+    .venv/bin/python bench/dispatch.py
+    .venv/bin/python bench/dispatch.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import csv
+import io
+import itertools
+import json
+import logging
+import math
+import platform
+import pstats
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/dispatch.py` puts bench/ first, not the project
+    sys.path.insert(0, str(ROOT))
+
+from aiogram import Bot, Dispatcher  # noqa: E402
+from aiogram.types import Chat, TelegramObject, Update, User  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
+from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
+
+from bot.app import App, build_app  # noqa: E402
+from bot.programme import PROGRAMMES_DIR  # noqa: E402
+from bot.settings import Settings, normalise_database_url  # noqa: E402
+from db.base import utcnow  # noqa: E402
+from db.models import Application, Person  # noqa: E402
+from tests.fakes.telegram_server import FakeTelegram, SentMessage  # noqa: E402
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+STAFF_ID = 900_000_001  # a staff member, so a submission queues its notice as in production
+GMINAS_CSV = ROOT / "db" / "reference" / "pl_gminas.csv"
+FEATURED_GMINAS = ("Wadowice", "Bolesławiec", "Gromadka", "Hel", "Kraków")
+WARMUP_PEOPLE = 3
+# Telegram ids of each phase's people start here, a block per phase, so phases never share a row.
+ID_BASE = 2_000_000_000
+ID_BLOCK = 10_000_000
+
+FIRST_NAMES = ("Anna", "Katarzyna", "Magdalena", "Piotr", "Tomasz", "Agnieszka", "Marek", "Ewa")
+SURNAMES = ("Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kamińska", "Lewandowski", "Zielińska")
+POSITIONS = (
+    "sekretarz gminy",
+    "kierownik referatu promocji i współpracy",
+    "inspektor ds. współpracy zagranicznej",
+    "zastępca burmistrza",
+)
+PERIODS = ("październik–listopad 2026", "wrzesień 2026", "jesień 2026", "listopad 2026")
+LANGUAGES = ("pl", "uk", "en", "de")
+AREAS = ("participation", "external_funds", "intermunicipal", "international", "digital")
+HEARD_FROM = ("zmp", "zgwrp", "fsm", "other")
+
+log = logging.getLogger("bench.dispatch")
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class BenchError(RuntimeError):
+    """The simulated person could not go on: the bot did not do what it should have."""
+
+
+# --------------------------------------------------------------------------------------------
+# People and their scripts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "text": type and send; "press": press the button whose callback_data starts so
+    value: str
+
+
+def _text(value: str) -> Step:
+    return Step("text", value)
+
+
+def _press(prefix: str) -> Step:
+    return Step("press", prefix)
+
+
+@dataclass
+class SimPerson:
+    user_id: int
+    steps: list[Step]
+    done: int = 0
+    user: dict[str, Any] = field(default_factory=dict)
+    chat: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.user = {"id": self.user_id, "is_bot": False, "first_name": "Host", "language_code": "pl"}
+        self.chat = {"id": self.user_id, "type": "private", "first_name": "Host"}
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= len(self.steps)
+
+
+def gmina_names(rng: random.Random, extra: int = 45) -> list[str]:
+    """The featured names and a sample of others, only names whose every gmina has a GUS
+    population (a gmina without one gets an extra question, which the script does not answer)."""
+    complete: dict[str, bool] = {}
+    with GMINAS_CSV.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            complete[row["name"]] = complete.get(row["name"], True) and bool(row["population"])
+    names = [name for name, ok in sorted(complete.items()) if ok]
+    missing = [name for name in FEATURED_GMINAS if not complete.get(name)]
+    if missing:
+        raise BenchError(f"{GMINAS_CSV} has no complete rows for {missing}")
+    others = [name for name in names if name not in FEATURED_GMINAS]
+    return [*FEATURED_GMINAS, *rng.sample(others, min(extra, len(others)))]
+
+
+def host_script(rng: random.Random, number: int, names: list[str]) -> list[Step]:
+    """/start → Polski → notice → Polish local government → gmina → … → submit."""
+    deep_link = rng.random() < 1 / 3  # the organisers' e-mail link fills in heard_from
+    gmina = rng.choice(names)
+    first, surname = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+    steps = [
+        _text("/start zmp" if deep_link else "/start"),
+        _press("lang:pl"),
+        _press("ack:"),
+        _press("role:municipality"),
+        _press("qa:lg_type:gmina"),
+        _text(gmina if rng.random() < 0.7 else gmina.lower()),
+        _press("qp:gmina:"),  # the first match
+        _text(f"{first} {surname}"),
+        _text(rng.choice(POSITIONS)),
+        _text(f"kontakt{number}@urzad-{number % 997}.gmina.pl"),
+        _text(f"{'+48 ' if rng.random() < 0.5 else ''}60{rng.randrange(10**7):07d}"),
+        _press("qa:partnership_openness:yes"),
+        _press("qa:ukraine_contacts:no"),
+        _text(f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"),
+        _text(rng.choice(POSITIONS)),
+        _press(f"qt:mentor_languages:{rng.choice(LANGUAGES)}"),
+        _press("qd:mentor_languages"),
+        _press(f"qt:experience_areas:{rng.choice(AREAS)}"),
+        _press("qd:experience_areas"),
+        _text(rng.choice(PERIODS)),
+        _press("qa:study_visits:yes"),
+    ]
+    if not deep_link:
+        steps.append(_press(f"qa:heard_from:{rng.choice(HEARD_FROM)}"))
+    steps += [_press("qn:skip:comments"), _press("qn:submit")]
+    return steps
+
+
+class Crowd:
+    """Makes the people of one phase: consecutive Telegram ids from the phase's block."""
+
+    def __init__(self, phase: int, rng: random.Random, names: list[str]) -> None:
+        self.first_id = ID_BASE + phase * ID_BLOCK
+        self.rng = rng
+        self.names = names
+        self.people: list[SimPerson] = []
+
+    def new(self) -> SimPerson:
+        number = len(self.people)
+        if number >= ID_BLOCK:
+            raise BenchError("too many people for one phase")
+        person = SimPerson(self.first_id + number, host_script(self.rng, number, self.names))
+        self.people.append(person)
+        return person
+
+    @property
+    def last_id(self) -> int:
+        return self.first_id + ID_BLOCK - 1
+
+
+# --------------------------------------------------------------------------------------------
+# Feeding updates
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    dispatcher: Dispatcher
+    strict: bool
+    """Presses must find their button in the keyboard the bot showed (our bot); the references
+    show no keyboards, so their presses carry the script's callback_data as it is."""
+
+
+def observe(tg: FakeTelegram, payload: dict[str, Any]) -> None:
+    """Let the fake learn the chat, the user's message and the callback query id, as its
+    `deliver()` does, without queueing the update for getUpdates (it is fed directly)."""
+    tg._observe_update(payload)
+
+
+class Harness:
+    def __init__(self, tg: FakeTelegram, bot: Bot) -> None:
+        self.tg = tg
+        self.bot = bot
+        self.update_ids = itertools.count(1)
+        self.fed = 0
+
+    async def act(self, target: Target, person: SimPerson) -> None:
+        """The person's next step, fed to the target; returns once it is fully processed."""
+        step = person.steps[person.done]
+        if step.kind == "text":
+            payload = {"message": self._message(person, step.value)}
+        else:
+            payload = {"callback_query": self._press(person, step.value, target.strict)}
+        payload["update_id"] = next(self.update_ids)
+        observe(self.tg, payload)
+        event = Update.model_validate(payload, context={"bot": self.bot})
+        await target.dispatcher.feed_update(self.bot, event)
+        self.fed += 1
+        person.done += 1
+
+    def _message(self, person: SimPerson, text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": self.tg.new_message_id(person.user_id),
+            "from": person.user,
+            "chat": person.chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return message
+
+    def _press(self, person: SimPerson, prefix: str, strict: bool) -> dict[str, Any]:
+        shown = self.tg.sent_messages(person.user_id)
+        if not shown:
+            raise BenchError(f"person {person.user_id}: the bot has sent nothing to press on")
+        message, data = shown[-1], prefix
+        if strict:
+            message, data = self._button(person, shown, prefix)
+        return {
+            "id": self.tg.new_callback_query_id(),
+            "from": person.user,
+            "message": self.tg.render_message(person.user_id, message.message_id),
+            "chat_instance": str(-(8_000_000_000_000_000_000 + person.user_id)),
+            "data": data,
+        }
+
+    @staticmethod
+    def _button(
+        person: SimPerson, shown: list[SentMessage], prefix: str
+    ) -> tuple[SentMessage, str]:
+        """The first button starting with `prefix` on the newest inline keyboard."""
+        for message in reversed(shown):
+            if not message.inline_keyboard:
+                continue
+            for row in message.callback_data:
+                for data in row:
+                    if data is not None and data.startswith(prefix):
+                        return message, data
+            raise BenchError(
+                f"person {person.user_id}, step {person.done + 1}: no button {prefix!r} on "
+                f"{message.text[:120]!r}; buttons: {message.callback_data}"
+            )
+        raise BenchError(
+            f"person {person.user_id}, step {person.done + 1}: no keyboard to press {prefix!r}; "
+            f"last message: {shown[-1].text[:120]!r}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The reference bots
+# --------------------------------------------------------------------------------------------
+
+
+def echo_dispatcher() -> Dispatcher:
+    dispatcher = Dispatcher()
+
+    async def reply(event: TelegramObject, bot: Bot, event_chat: Chat) -> None:
+        await bot.send_message(event_chat.id, "ok")
+
+    dispatcher.message.register(reply)
+    dispatcher.callback_query.register(reply)
+    return dispatcher
+
+
+def floor_dispatcher(
+    sessionmaker: async_sessionmaker[AsyncSession], dialect: str
+) -> Dispatcher:
+    """Read and touch the person's row in one transaction, commit, then reply once."""
+    person = Person.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    by_telegram_id = select(person)
+    dispatcher = Dispatcher()
+
+    async def persist_and_reply(
+        event: TelegramObject, bot: Bot, event_chat: Chat, event_from_user: User
+    ) -> None:
+        wanted = by_telegram_id.where(person.c.telegram_id == event_from_user.id)
+        async with sessionmaker() as session, session.begin():
+            row = (await session.execute(wanted)).first()
+            if row is None:
+                await session.execute(
+                    insert(person)
+                    .values(telegram_id=event_from_user.id, role="user")
+                    .on_conflict_do_nothing(index_elements=[person.c.telegram_id])
+                )
+                row = (await session.execute(wanted)).one()
+            await session.execute(
+                update(person).where(person.c.id == row.id).values(updated_at=utcnow())
+            )
+        await bot.send_message(event_chat.id, "ok")
+
+    dispatcher.message.register(persist_and_reply)
+    dispatcher.callback_query.register(persist_and_reply)
+    return dispatcher
+
+
+# --------------------------------------------------------------------------------------------
+# Phases
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    updates: int
+    seconds: float
+    latencies: list[float]
+    people: int
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
+    return ordered[rank - 1]
+
+
+async def walk(harness: Harness, target: Target, person: SimPerson, latencies: list[float]) -> None:
+    while not person.finished:
+        started = time.perf_counter()
+        await harness.act(target, person)
+        latencies.append(time.perf_counter() - started)
+
+
+async def closed_loop(harness: Harness, target: Target, people: list[SimPerson]) -> Result:
+    latencies: list[float] = []
+    updates = sum(len(p.steps) - p.done for p in people)
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for person in people:
+            group.create_task(walk(harness, target, person, latencies))
+    seconds = time.perf_counter() - started
+    assert len(latencies) == updates
+    return Result(updates, seconds, latencies, len(people))
+
+
+async def open_loop(
+    harness: Harness,
+    target: Target,
+    crowd: Crowd,
+    rate: float,
+    seconds: float,
+    pool: int,
+) -> Result:
+    """Start updates at fixed times whatever happens; a person waits for their previous update.
+
+    Idle people queue in turn; when none is idle a new person arrives, so the schedule never
+    waits for the bot. A person who finishes is replaced by a newcomer.
+    """
+    count = max(1, round(rate * seconds))
+    idle: deque[SimPerson] = deque(crowd.new() for _ in range(pool))
+    latencies: list[float] = []
+
+    async def one(person: SimPerson, scheduled: float) -> None:
+        await harness.act(target, person)
+        latencies.append(time.perf_counter() - scheduled)
+        idle.append(person if not person.finished else crowd.new())
+
+    start = time.perf_counter() + 0.01
+    async with asyncio.TaskGroup() as group:
+        for i in range(count):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            person = idle.popleft() if idle else crowd.new()
+            group.create_task(one(person, scheduled))
+    elapsed = time.perf_counter() - start
+    # Unmeasured: take everyone who began to the end, so every started application is checked.
+    begun = [p for p in crowd.people if p.done > 0]
+    async with asyncio.TaskGroup() as group:
+        for person in begun:
+            group.create_task(walk(harness, target, person, []))
+    return Result(count, elapsed, latencies, len(begun))
+
+
+async def submitted_count(app: App, crowd: Crowd) -> int:
+    async with app.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Application)
+            .join(Person, Person.id == Application.person_id)
+            .where(
+                Person.telegram_id.between(crowd.first_id, crowd.last_id),
+                Application.programme_id == app.programme.id,
+                Application.status.in_(("eligible", "ineligible")),
+            )
+        )
+    return int(count or 0)
+
+
+def check_calls(tg: FakeTelegram, target: Target, updates: int) -> int:
+    """Every Bot API call of the phase succeeded; the references sent one message per update."""
+    calls = tg.calls()
+    failed = [c for c in calls if not c.ok]
+    if failed:
+        sample = [(c.method, c.response_status, c.description) for c in failed[:5]]
+        raise BenchError(f"{target.name}: {len(failed)} Bot API calls failed, e.g. {sample}")
+    if not target.strict and len(calls) != updates:
+        raise BenchError(f"{target.name}: {len(calls)} replies to {updates} updates")
+    return len(calls)
+
+
+@dataclass
+class Phases:
+    app: App
+    tg: FakeTelegram
+    harness: Harness
+    rng: random.Random
+    names: list[str]
+    counter: itertools.count = field(default_factory=itertools.count)
+
+    def crowd(self) -> Crowd:
+        return Crowd(next(self.counter), self.rng, self.names)
+
+    async def verify(self, target: Target, crowd: Crowd, people: int, updates: int) -> None:
+        calls = check_calls(self.tg, target, updates)
+        self.tg.clear()  # keeps the fake's per-chat lists short from phase to phase
+        if target.strict:
+            done = await submitted_count(self.app, crowd)
+            if done != people:
+                raise BenchError(f"{target.name}: {done} of {people} applications submitted")
+        log.debug("%s: %d calls", target.name, calls)
+
+    async def warm_up(self, target: Target) -> None:
+        crowd = self.crowd()
+        people = [crowd.new() for _ in range(WARMUP_PEOPLE)]
+        result = await closed_loop(self.harness, target, people)
+        await self.verify(target, crowd, len(people), result.updates)
+
+    async def throughput(
+        self, target: Target, people: int, profile: cProfile.Profile | None = None
+    ) -> Result:
+        crowd = self.crowd()
+        crowd_people = [crowd.new() for _ in range(people)]
+        if profile is not None:
+            profile.enable()
+        try:
+            result = await closed_loop(self.harness, target, crowd_people)
+        finally:
+            if profile is not None:
+                profile.disable()
+        await self.verify(target, crowd, people, result.updates)
+        return result
+
+    async def latency(self, target: Target, rate: float, seconds: float) -> Result:
+        crowd = self.crowd()
+        pool = max(2, round(rate / 10))  # each person's next turn comes about 0.1 s later
+        result = await open_loop(self.harness, target, crowd, rate, seconds, pool)
+        finished = sum(1 for p in crowd.people if p.finished)
+        updates = sum(p.done for p in crowd.people)
+        await self.verify(target, crowd, finished, updates)
+        return result
+
+
+# --------------------------------------------------------------------------------------------
+# Databases
+# --------------------------------------------------------------------------------------------
+
+
+def _asyncpg_params(url: str) -> dict[str, Any]:
+    u = make_url(url)
+    return {
+        "host": u.host,
+        "port": u.port or 5432,
+        "user": u.username,
+        "password": u.password,
+        "database": u.database,
+    }
+
+
+@contextlib.asynccontextmanager
+async def database(url: str | None) -> AsyncIterator[str]:
+    """A fresh SQLite file in a temporary directory, or a throwaway PostgreSQL database
+    created through the server of `url` (its database is only used to create and drop ours)."""
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix="win4ua-bench-") as directory:
+            yield f"sqlite+aiosqlite:///{directory}/bench.db"
+        return
+    url = normalise_database_url(url)
+    if not url.startswith("postgresql"):
+        yield url  # an SQLite URL is used as given
+        return
+    import asyncpg
+
+    name = f"win4ua_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(**_asyncpg_params(url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await asyncpg.connect(**_asyncpg_params(url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> float:
+    return round(value * 1000, 2)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    began = time.perf_counter()
+    rng = random.Random(args.seed)
+    names = gmina_names(rng)
+    async with database(args.database_url) as url, FakeTelegram() as tg:
+        backend = make_url(url).get_backend_name()
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            bot_token=TOKEN,
+            database_url=url,
+            telegram_api_base=tg.base_url,
+            staff_ids=[STAFF_ID],
+            programme_file=PROGRAMMES_DIR / "demo.toml",
+            redis_url=None,
+            log_level="WARNING",
+        )
+        say(f"preparing the {backend} database (migrations, reference data)…")
+        prepared = time.perf_counter()
+        async with build_app(settings, prepare=True) as app:
+            say(f"  ready in {time.perf_counter() - prepared:.1f} s")
+            if not app.programme.is_open(utcnow()):
+                raise BenchError(f"programme {app.programme.id} is not open for applications")
+            harness = Harness(tg, app.bot)
+            phases = Phases(app, tg, harness, rng, names)
+            targets = [
+                Target("echo", echo_dispatcher(), strict=False),
+                Target("floor", floor_dispatcher(app.sessionmaker, backend), strict=False),
+                Target("bot", app.dispatcher, strict=True),
+            ]
+            for target in targets:
+                await phases.warm_up(target)
+            say(f"warmed up ({WARMUP_PEOPLE} people per bot)")
+
+            closed: dict[str, Result] = {}
+            profile = cProfile.Profile() if args.profile else None
+            for target in targets:
+                result = await phases.throughput(
+                    target, args.people, profile if target.name == "bot" else None
+                )
+                closed[target.name] = result
+                say(
+                    f"closed loop {target.name:5}: {result.updates} updates from "
+                    f"{result.people} people in {result.seconds:.2f} s = "
+                    f"{result.per_second:.0f}/s (per update p50 "
+                    f"{result.percentile_ms(0.5):.1f} ms, p99 {result.percentile_ms(0.99):.1f} ms)"
+                )
+
+            opened: dict[str, Result] = {}
+            for target in targets:
+                seconds = args.latency_seconds
+                if target.name != "bot":
+                    seconds = min(seconds, args.reference_latency_seconds)
+                if seconds <= 0:
+                    continue
+                result = await phases.latency(target, args.offered_rate, seconds)
+                opened[target.name] = result
+                say(
+                    f"open loop   {target.name:5}: {result.updates} updates at "
+                    f"{args.offered_rate:g}/s over {result.seconds:.1f} s ({result.people} people)"
+                    f": p50 {result.percentile_ms(0.5):.1f} ms, "
+                    f"p99 {result.percentile_ms(0.99):.1f} ms, "
+                    f"max {result.percentile_ms(1.0):.1f} ms"
+                )
+
+    if profile is not None:
+        profile.dump_stats(args.profile)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
+        say(out.getvalue())
+        say(f"profile of the bot's closed loop written to {args.profile}")
+
+    bot, echo, floor = closed["bot"], closed["echo"], closed["floor"]
+    summary: dict[str, Any] = {
+        "updates": bot.updates,
+        "updates_per_s": round(bot.per_second, 1),
+        "echo_updates_per_s": round(echo.per_second, 1),
+        "floor_updates_per_s": round(floor.per_second, 1),
+        "ratio_to_echo": round(bot.per_second / echo.per_second, 3),
+        "ratio_to_floor": round(bot.per_second / floor.per_second, 3),
+        "p50_ms": _ms(percentile(opened["bot"].latencies, 0.5)),
+        "p99_ms": _ms(percentile(opened["bot"].latencies, 0.99)),
+        "max_ms": _ms(percentile(opened["bot"].latencies, 1.0)),
+        "offered_rate": args.offered_rate,
+        "latency_updates": opened["bot"].updates,
+        "latency_seconds": args.latency_seconds,
+        "closed_p50_ms": _ms(percentile(bot.latencies, 0.5)),
+        "closed_p99_ms": _ms(percentile(bot.latencies, 0.99)),
+        "database": "postgresql" if backend == "postgresql" else "sqlite",
+        "people": args.people,
+        "seed": args.seed,
+        "python": platform.python_version(),
+    }
+    for name in ("echo", "floor"):
+        if name in opened:
+            summary[f"{name}_p50_ms"] = _ms(percentile(opened[name].latencies, 0.5))
+            summary[f"{name}_p99_ms"] = _ms(percentile(opened[name].latencies, 0.99))
+    if args.profile:
+        summary["profiled"] = True  # cProfile slows the bot's closed loop: ratios are skewed
+    summary["duration_s"] = round(time.perf_counter() - began, 1)
+    return summary
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=200, help="concurrent people, closed loop")
+    parser.add_argument(
+        "--offered-rate", type=float, default=100.0, help="updates per second, open loop"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql+asyncpg://user@host:port/db: a throwaway database is created on this "
+        "server and dropped afterwards (default: an SQLite file in a temporary directory)",
+    )
+    parser.add_argument(
+        "--latency-seconds", type=float, default=10.0, help="length of the bot's open loop"
+    )
+    parser.add_argument(
+        "--reference-latency-seconds",
+        type=float,
+        default=5.0,
+        help="length of the echo and floor open loops (at most --latency-seconds; 0 skips them)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed for names and choices")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="cProfile the bot's closed loop into PATH (pstats)"
+    )
+    args = parser.parse_args(argv)
+    if args.people < 1 or args.offered_rate <= 0 or args.latency_seconds <= 0:
+        parser.error("--people, --offered-rate and --latency-seconds must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    for name in ("aiogram", "aiogram.event", "aiogram.dispatcher", "bot", "handlers", "db"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("bot.app").setLevel(logging.ERROR)  # "running the DEMO programme": we know
+    summary = asyncio.run(run(args))
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
