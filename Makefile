@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test install lint typecheck check extract-messages update-messages bench console clean
+.PHONY: run test install lint typecheck check extract-messages update-messages translations _translations bench console clean
 
 run: install
 	$(PY) -m bot
@@ -47,6 +47,15 @@ extract-messages: install
 update-messages: extract-messages
 	$(PYBABEL) update --no-fuzzy-matching --width 100 -D messages -i locales/messages.pot -d locales
 	$(PY) tools/catalogs.py fill-english
+
+# Several people (or agents) may add texts at once: this takes a lock, refreshes the catalogs,
+# applies any pending translations (locales/pending/*.json) and compiles.
+translations: install
+	flock /tmp/win4ua-catalogs.lock $(MAKE) --no-print-directory _translations
+
+_translations: update-messages
+	for f in locales/pending/*.json; do [ -e "$$f" ] && $(PY) tools/catalogs.py translate "$$f" || true; done
+	$(MAKE) --no-print-directory $(MO)
 
 bench: install
 	$(PY) bench/dispatch.py

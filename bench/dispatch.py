@@ -45,8 +45,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import deque
-from collections.abc import AsyncIterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:  # `python bench/dispatch.py` puts bench/ first, n
     sys.path.insert(0, str(ROOT))
 
 from aiogram import Bot, Dispatcher  # noqa: E402
-from aiogram.types import Chat, TelegramObject, Update, User  # noqa: E402
+from aiogram.types import Chat, ErrorEvent, TelegramObject, Update, User  # noqa: E402
 from sqlalchemy import func, select, update  # noqa: E402
 from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -74,6 +74,7 @@ STAFF_ID = 900_000_001  # a staff member, so a submission queues its notice as i
 GMINAS_CSV = ROOT / "db" / "reference" / "pl_gminas.csv"
 FEATURED_GMINAS = ("Wadowice", "Bolesławiec", "Gromadka", "Hel", "Kraków")
 WARMUP_PEOPLE = 3
+MAX_FAILURES_IN_A_ROW = 10
 # Telegram ids of each phase's people start here, a block per phase, so phases never share a row.
 ID_BASE = 2_000_000_000
 ID_BLOCK = 10_000_000
@@ -126,11 +127,13 @@ class SimPerson:
     user_id: int
     steps: list[Step]
     done: int = 0
+    failed_in_a_row: int = 0
     user: dict[str, Any] = field(default_factory=dict)
     chat: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.user = {"id": self.user_id, "is_bot": False, "first_name": "Host", "language_code": "pl"}
+        self.user = {"id": self.user_id, "is_bot": False, "first_name": "Host"}
+        self.user["language_code"] = "pl"
         self.chat = {"id": self.user_id, "type": "private", "first_name": "Host"}
 
     @property
@@ -221,6 +224,8 @@ class Target:
     strict: bool
     """Presses must find their button in the keyboard the bot showed (our bot); the references
     show no keyboards, so their presses carry the script's callback_data as it is."""
+    errors: Counter[str] = field(default_factory=Counter)
+    """Failed updates by exception name; the person sends the same step again."""
 
 
 def observe(tg: FakeTelegram, payload: dict[str, Any]) -> None:
@@ -235,20 +240,55 @@ class Harness:
         self.bot = bot
         self.update_ids = itertools.count(1)
         self.fed = 0
+        self.failures: dict[int, str] = {}
+        """update_id → exception name, for updates that ended in an error handler."""
 
-    async def act(self, target: Target, person: SimPerson) -> None:
-        """The person's next step, fed to the target; returns once it is fully processed."""
+    def watch_errors(self, dispatcher: Dispatcher) -> None:
+        """Note every update whose processing raised, even when an error handler answered it
+        (our bot apologises and rolls back: the person did not get what they asked for)."""
+
+        async def note(
+            handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+            event: TelegramObject,
+            data: dict[str, Any],
+        ) -> Any:
+            assert isinstance(event, ErrorEvent)
+            self.failures[event.update.update_id] = type(event.exception).__name__
+            return await handler(event, data)
+
+        dispatcher.error.outer_middleware(note)
+
+    async def act(self, target: Target, person: SimPerson) -> bool:
+        """Feed the person's next step to the target; returns once it is fully processed.
+
+        False when it failed: the person saw an apology (or nothing) and will send it again.
+        """
         step = person.steps[person.done]
         if step.kind == "text":
             payload = {"message": self._message(person, step.value)}
         else:
             payload = {"callback_query": self._press(person, step.value, target.strict)}
-        payload["update_id"] = next(self.update_ids)
+        update_id = payload["update_id"] = next(self.update_ids)
         observe(self.tg, payload)
         event = Update.model_validate(payload, context={"bot": self.bot})
-        await target.dispatcher.feed_update(self.bot, event)
+        try:
+            await target.dispatcher.feed_update(self.bot, event)
+        except Exception as error:  # no error handler in the references: it comes up to here
+            self.failures[update_id] = type(error).__name__
         self.fed += 1
-        person.done += 1
+        failure = self.failures.pop(update_id, None)
+        if failure is None:
+            person.done += 1
+            person.failed_in_a_row = 0
+            return True
+        target.errors[failure] += 1
+        person.failed_in_a_row += 1
+        if person.failed_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            raise BenchError(
+                f"{target.name}: person {person.user_id}, step {person.done + 1} "
+                f"({person.steps[person.done]}) failed {person.failed_in_a_row} times: {failure}"
+            )
+        return False
 
     def _message(self, person: SimPerson, text: str) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -356,9 +396,12 @@ def floor_dispatcher(
 @dataclass
 class Result:
     updates: int
+    """Updates fed in the measured part, each one counted (a step sent again too)."""
     seconds: float
     latencies: list[float]
     people: int
+    errors: int = 0
+    """Updates that failed (the person was told so and sent the step again)."""
 
     @property
     def per_second(self) -> float:
@@ -385,15 +428,15 @@ async def walk(harness: Harness, target: Target, person: SimPerson, latencies: l
 
 
 async def closed_loop(harness: Harness, target: Target, people: list[SimPerson]) -> Result:
+    """Everyone at once, each sending the next step as soon as the last one is processed."""
     latencies: list[float] = []
-    updates = sum(len(p.steps) - p.done for p in people)
+    errors = target.errors.total()
     started = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         for person in people:
             group.create_task(walk(harness, target, person, latencies))
     seconds = time.perf_counter() - started
-    assert len(latencies) == updates
-    return Result(updates, seconds, latencies, len(people))
+    return Result(len(latencies), seconds, latencies, len(people), target.errors.total() - errors)
 
 
 async def open_loop(
@@ -407,11 +450,13 @@ async def open_loop(
     """Start updates at fixed times whatever happens; a person waits for their previous update.
 
     Idle people queue in turn; when none is idle a new person arrives, so the schedule never
-    waits for the bot. A person who finishes is replaced by a newcomer.
+    waits for the bot. A person who finishes is replaced by a newcomer. Latency runs from the
+    scheduled start, so time the bot makes later updates wait is charged to them.
     """
     count = max(1, round(rate * seconds))
     idle: deque[SimPerson] = deque(crowd.new() for _ in range(pool))
     latencies: list[float] = []
+    errors = target.errors.total()
 
     async def one(person: SimPerson, scheduled: float) -> None:
         await harness.act(target, person)
@@ -428,12 +473,13 @@ async def open_loop(
             person = idle.popleft() if idle else crowd.new()
             group.create_task(one(person, scheduled))
     elapsed = time.perf_counter() - start
+    measured_errors = target.errors.total() - errors
     # Unmeasured: take everyone who began to the end, so every started application is checked.
     begun = [p for p in crowd.people if p.done > 0]
     async with asyncio.TaskGroup() as group:
         for person in begun:
             group.create_task(walk(harness, target, person, []))
-    return Result(count, elapsed, latencies, len(begun))
+    return Result(count, elapsed, latencies, len(begun), measured_errors)
 
 
 async def submitted_count(app: App, crowd: Crowd) -> int:
@@ -451,18 +497,6 @@ async def submitted_count(app: App, crowd: Crowd) -> int:
     return int(count or 0)
 
 
-def check_calls(tg: FakeTelegram, target: Target, updates: int) -> int:
-    """Every Bot API call of the phase succeeded; the references sent one message per update."""
-    calls = tg.calls()
-    failed = [c for c in calls if not c.ok]
-    if failed:
-        sample = [(c.method, c.response_status, c.description) for c in failed[:5]]
-        raise BenchError(f"{target.name}: {len(failed)} Bot API calls failed, e.g. {sample}")
-    if not target.strict and len(calls) != updates:
-        raise BenchError(f"{target.name}: {len(calls)} replies to {updates} updates")
-    return len(calls)
-
-
 @dataclass
 class Phases:
     app: App
@@ -470,49 +504,59 @@ class Phases:
     harness: Harness
     rng: random.Random
     names: list[str]
-    counter: itertools.count = field(default_factory=itertools.count)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def crowd(self) -> Crowd:
         return Crowd(next(self.counter), self.rng, self.names)
 
-    async def verify(self, target: Target, crowd: Crowd, people: int, updates: int) -> None:
-        calls = check_calls(self.tg, target, updates)
+    @contextlib.asynccontextmanager
+    async def checked(self, target: Target, crowd: Crowd) -> AsyncIterator[None]:
+        """After the phase: every Bot API call succeeded, the references replied once to each
+        update that did not fail, and everyone who finished the script has a submitted
+        application in the database."""
+        fed, errors = self.harness.fed, target.errors.total()
+        yield
+        fed, errors = self.harness.fed - fed, target.errors.total() - errors
+        calls = self.tg.calls()
         self.tg.clear()  # keeps the fake's per-chat lists short from phase to phase
+        failed = [c for c in calls if not c.ok]
+        if failed:
+            sample = [(c.method, c.response_status, c.description) for c in failed[:5]]
+            raise BenchError(f"{target.name}: {len(failed)} Bot API calls failed, e.g. {sample}")
+        if not target.strict and len(calls) != fed - errors:
+            raise BenchError(f"{target.name}: {len(calls)} replies to {fed - errors} updates")
         if target.strict:
-            done = await submitted_count(self.app, crowd)
-            if done != people:
-                raise BenchError(f"{target.name}: {done} of {people} applications submitted")
-        log.debug("%s: %d calls", target.name, calls)
+            finished = sum(1 for p in crowd.people if p.finished)
+            submitted = await submitted_count(self.app, crowd)
+            if submitted != finished:
+                raise BenchError(
+                    f"{target.name}: {submitted} applications submitted, {finished} expected"
+                )
 
     async def warm_up(self, target: Target) -> None:
         crowd = self.crowd()
-        people = [crowd.new() for _ in range(WARMUP_PEOPLE)]
-        result = await closed_loop(self.harness, target, people)
-        await self.verify(target, crowd, len(people), result.updates)
+        async with self.checked(target, crowd):
+            await closed_loop(self.harness, target, [crowd.new() for _ in range(WARMUP_PEOPLE)])
 
     async def throughput(
         self, target: Target, people: int, profile: cProfile.Profile | None = None
     ) -> Result:
         crowd = self.crowd()
-        crowd_people = [crowd.new() for _ in range(people)]
-        if profile is not None:
-            profile.enable()
-        try:
-            result = await closed_loop(self.harness, target, crowd_people)
-        finally:
+        everyone = [crowd.new() for _ in range(people)]
+        async with self.checked(target, crowd):
             if profile is not None:
-                profile.disable()
-        await self.verify(target, crowd, people, result.updates)
-        return result
+                profile.enable()
+            try:
+                return await closed_loop(self.harness, target, everyone)
+            finally:
+                if profile is not None:
+                    profile.disable()
 
     async def latency(self, target: Target, rate: float, seconds: float) -> Result:
         crowd = self.crowd()
         pool = max(2, round(rate / 10))  # each person's next turn comes about 0.1 s later
-        result = await open_loop(self.harness, target, crowd, rate, seconds, pool)
-        finished = sum(1 for p in crowd.people if p.finished)
-        updates = sum(p.done for p in crowd.people)
-        await self.verify(target, crowd, finished, updates)
-        return result
+        async with self.checked(target, crowd):
+            return await open_loop(self.harness, target, crowd, rate, seconds, pool)
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -212,6 +213,178 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the message is about, so a change there can cancel or move it in the same transaction.
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), index=True
+    )
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Invite(Base):
+    """A single-use invitation link (`t.me/<bot>?start=<code>`) for an intern."""
+
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    audience: Mapped[str] = mapped_column(String(20), default="intern")
+    language: Mapped[str] = mapped_column(String(5), default="uk")
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Match(Base):
+    """An intern placed with a host. Unmatching ends the row; history stays."""
+
+    __tablename__ = "match"
+    __table_args__ = (
+        Index(
+            "uq_match_active_intern",
+            "intern_application_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(40))
+    intern_application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE")
+    )
+    host_application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """An information meeting, internship, study visit or other dated event.
+
+    `seats_taken` counts active bookings and open waitlist offers; the check constraint and a
+    conditional UPDATE (`… WHERE seats_taken < capacity`) keep it within `capacity` whatever
+    the concurrency.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('info_meeting', 'internship', 'study_visit', 'other')", name="kind_known"
+        ),
+        CheckConstraint("audience IN ('municipality', 'intern', 'all')", name="audience_known"),
+        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status_known"),
+        CheckConstraint(
+            "seats_taken >= 0 AND (capacity IS NULL OR seats_taken <= capacity)",
+            name="seats_within_capacity",
+        ),
+        Index("ix_event_programme_starts", "programme_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20), default="info_meeting")
+    audience: Mapped[str] = mapped_column(String(20), default="municipality")
+    title: Mapped[dict[str, str]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    join_link: Mapped[str | None] = mapped_column(String(500))
+    place: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+BOOKING_STATUSES = ("active", "waitlisted", "offered", "cancelled", "expired")
+
+
+class Booking(Base):
+    """A seat (active), a place in the queue (waitlisted), or a held seat on offer (offered)."""
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'waitlisted', 'offered', 'cancelled', 'expired')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "attendance IS NULL OR attendance IN ('attended', 'no_show')", name="attendance_known"
+        ),
+        # One seat per person per programme; one live entry per person per event.
+        Index(
+            "uq_booking_one_seat",
+            "person_id",
+            "programme_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "uq_booking_one_entry",
+            "event_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status IN ('active', 'waitlisted', 'offered')"),
+            postgresql_where=text("status IN ('active', 'waitlisted', 'offered')"),
+        ),
+        Index("ix_booking_event_status", "event_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    programme_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendance: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Broadcast(Base):
+    """A message from staff to a segment; each recipient is one outbox row."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'scheduled', 'running', 'done', 'cancelled')",
+            name="status_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(40))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    fallback_language: Mapped[str] = mapped_column(String(5), default="pl")
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProcessedUpdate(Base):
+    """Update ids already handled, so a redelivered webhook update is processed once."""
+
+    __tablename__ = "processed_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class AuditLog(Base):

@@ -1,4 +1,8 @@
-"""Catalog upkeep: `python tools/catalogs.py fill-english` copies msgids into the English catalog.
+"""Catalog upkeep.
+
+`python tools/catalogs.py fill-english` copies msgids into the English catalog.
+`python tools/catalogs.py translate FILE.json` sets translations from a JSON file shaped
+{"pl": {"msgid": "text" or ["one", "few", "many"]}, "uk": {...}} (exact msgids).
 
 English is the source language, so its catalog simply repeats each msgid; having it lets staff
 adjust English wording without touching code, and lets the completeness test treat all three
@@ -36,8 +40,34 @@ def fill_english() -> int:
     return filled
 
 
+def translate(source: Path) -> dict[str, int]:
+    import json
+
+    data = json.loads(source.read_text(encoding="utf-8"))
+    applied: dict[str, int] = {}
+    for language, entries in data.items():
+        path = LOCALES / language / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        applied[language] = 0
+        for msgid, text in entries.items():
+            message = catalog.get(msgid)
+            if message is None:
+                print(f"{language}: not in the catalog (run make update-messages?): {msgid!r}")
+                continue
+            message.string = tuple(text) if isinstance(text, list) else text
+            message.flags.discard("fuzzy")
+            applied[language] += 1
+        with path.open("wb") as handle:
+            write_po(handle, catalog, width=100, omit_header=False, sort_output=True)
+    return applied
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["fill-english"]:
+    if sys.argv[1:] == ["fill-english"]:
+        print(f"English catalog: {fill_english()} entries filled")
+    elif len(sys.argv) == 3 and sys.argv[1] == "translate":
+        print(f"translations applied: {translate(Path(sys.argv[2]))}")
+    else:
         print(__doc__)
         raise SystemExit(2)
-    print(f"English catalog: {fill_english()} entries filled")
