@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot import cli_interns
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from db.base import utcnow
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = programme_sub.add_parser("check", help="validate a programme file")
     check.add_argument("file", help="e.g. programmes/win4ua-2026.toml")
     check.set_defaults(func=cmd_programme_check)
+
+    cli_interns.add_commands(sub)
     return parser
 
 

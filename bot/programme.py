@@ -208,6 +208,8 @@ class Programme(Strict):
     applications_close: datetime
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     limits: dict[str, int | float] = Field(default_factory=dict)
+    # Interns register through a personal invitation link unless this is false.
+    intern_requires_invite: bool = True
     audiences: dict[Audience, AudienceSpec]
 
     @field_validator("reminder_offsets", mode="before")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import match_renderers
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, ngettext
+from bot.programme import Programme
 from bot.services import notifications
 from db.models import Application, Outbox, Person
 
@@ -44,8 +46,11 @@ async def new_applications(
     return Rendered("\n".join(lines))
 
 
-def renderers() -> dict[str, Renderer]:
-    return {notifications.NEW_APPLICATION: new_applications}
+def renderers(programme: Programme | None = None) -> dict[str, Renderer]:
+    return {
+        notifications.NEW_APPLICATION: new_applications,
+        **match_renderers.renderers(programme),
+    }
 
 
 BATCHED_KINDS = frozenset({notifications.NEW_APPLICATION})

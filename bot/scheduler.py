@@ -23,7 +23,7 @@ def create_sender(app: App) -> Sender:
         app.bot,
         app.sessionmaker,
         app.i18n,
-        renderers(),
+        renderers(app.programme),
         rate=settings.send_rate,
         batched_kinds=BATCHED_KINDS,
     )

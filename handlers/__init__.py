@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiogram import Dispatcher, F, Router
 
-from handlers import common, errors, fallback, onboarding, privacy, questionnaire, start
+from handlers import (
+    common,
+    errors,
+    fallback,
+    onboarding,
+    privacy,
+    questionnaire,
+    staff_matching,
+    start,
+)
 
 
 def setup_routers(dispatcher: Dispatcher) -> None:
@@ -18,6 +27,7 @@ def setup_routers(dispatcher: Dispatcher) -> None:
         common.create_router(),  # /help, /cancel
         privacy.create_router(),  # /mydata, /delete: rights apply before consent too
         onboarding.create_router(),  # everything below needs a language and the notice read
+        staff_matching.create_router(),  # staff only: /invite, /match
         questionnaire.create_router(),  # role, questions, place pickers, summary, submit
         fallback.create_router(),  # last: polite answers to whatever is left
     )

@@ -47,3 +47,13 @@ class Nav(CallbackData, prefix="qn"):
 
 class News(CallbackData, prefix="news"):
     on: bool
+
+
+class MatchIntern(CallbackData, prefix="mi"):
+    intern: int
+
+
+class MatchHost(CallbackData, prefix="mh"):
+    intern: int
+    host: int
+    confirm: bool = False

@@ -24,14 +24,26 @@ def language_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-def notice_keyboard(version: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
+def notice_keyboard(version: str, other_languages_of: str | None = None) -> InlineKeyboardMarkup:
+    """The acknowledgement button; with `other_languages_of`, a row to switch to the other
+    languages (for people whose language came from an invitation, not their own choice)."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_("I have read the notice — continue"),
+                callback_data=NoticeAck(version=version).pack(),
+            )
+        ]
+    ]
+    if other_languages_of:
+        rows.append(
             [
                 InlineKeyboardButton(
-                    text=_("I have read the notice — continue"),
-                    callback_data=NoticeAck(version=version).pack(),
+                    text=f"{FLAGS[code]} {LANGUAGE_NAMES[code]}",
+                    callback_data=LanguageChoice(code=code).pack(),
                 )
+                for code in LANGUAGES
+                if code != other_languages_of
             ]
-        ]
-    )
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)

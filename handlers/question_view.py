@@ -228,6 +228,14 @@ def no_matches_text(question: Question) -> str:
     )
 
 
+def occupied_text() -> str:
+    return _(
+        "Communities in temporarily occupied Crimea and Sevastopol cannot be chosen in this form. "
+        "If you represent such a community working from elsewhere, please write to the programme "
+        "team, and we will find a way together."
+    )
+
+
 def place_verdict_line(place: dict[str, Any], checks: list[tuple[bool, Any]], language: str) -> str:
     """E.g. "Wadowice — urban-rural gmina, 36,475 inhabitants (GUS, 2023) — meets it"."""
     name = place.get("name") or place.get("name_uk", "")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import _, format_datetime
 from bot.programme import Programme
 from bot.responder import Responder
-from bot.services import eligibility, notifications, pickers, questionnaire
+from bot.services import eligibility, invites, notifications, pickers, questionnaire
 from bot.services.answers import InvalidAnswer, clean_text
 from bot.services.questionnaire import StaleAction, Step
 from db.base import utcnow
@@ -100,6 +100,11 @@ async def show_home(
             edit=edit,
         )
         return
+    if programme.is_open(now) and await invites.invite_of(session, person) is not None:
+        application = await questionnaire.begin(session, person, programme, "intern")
+        render_step(responder, programme, questionnaire.current_step(programme, application),
+                    person, edit=False)
+        return
     if not programme.is_open(now):
         closes = format_datetime(programme.last_moment, _language(person), person.time_zone)
         responder.send(
@@ -152,6 +157,14 @@ async def choose_role(
         raise StaleAction("role")
     if not programme.is_open(clock()):
         raise questionnaire.ApplicationsClosed()
+    if (
+        callback_data.audience == "intern"
+        and programme.intern_requires_invite
+        and await invites.invite_of(session, person) is None
+    ):
+        responder.edit(_("Interns register with a personal invitation link. Please ask your "
+                         "hromada or the programme team for one, then open it here."))
+        return
     application = await questionnaire.begin(session, person, programme, callback_data.audience)
     render_step(
         responder, programme, questionnaire.current_step(programme, application), person, edit=True
@@ -173,7 +186,9 @@ async def typed_answer(
     if question.kind in pickers.PLACE_KINDS:
         matches = await pickers.search(session, question.kind, clean_text(message.text or "")[:100])
         if not matches:
-            responder.send(view.no_matches_text(question))
+            occupied = question.kind == "hromada" and await pickers.only_in_occupied_territory(
+                session, clean_text(message.text or "")[:100])
+            responder.send(view.occupied_text() if occupied else view.no_matches_text(question))
             return
         responder.send(*view.matches_card(question, matches, _language(person)))
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
 from bot.programme import Programme
 from bot.responder import Responder
-from bot.services import people
+from bot.services import invites, people
 from bot.settings import Settings
 from db.models import Person
 from handlers.callbacks import LanguageChoice, NoticeAck
@@ -20,9 +22,11 @@ from handlers.questionnaire import Clock, show_home
 from handlers.texts import FIRST_GREETING, privacy_notice
 
 
-def show_notice(responder: Responder, settings: Settings, *, edit: bool = False) -> None:
+def show_notice(
+    responder: Responder, settings: Settings, *, edit: bool = False, switch_from: str | None = None
+) -> None:
     text = privacy_notice(settings.privacy_contact)
-    keyboard = notice_keyboard(people.PRIVACY_NOTICE_VERSION)
+    keyboard = notice_keyboard(people.PRIVACY_NOTICE_VERSION, switch_from)
     if edit:
         responder.edit(text, keyboard)
     else:
@@ -38,14 +42,53 @@ async def start(
     session: AsyncSession,
     programme: Programme,
     clock: Clock,
+    i18n: I18n,
 ) -> None:
-    people.remember_start_payload(person, command.args)
+    if invites.looks_like_invite(command.args):
+        if await take_invitation(command.args or "", person, responder, settings, session,
+                                 clock(), i18n):
+            return
+    else:
+        people.remember_start_payload(person, command.args)
     if person.language is None:
         responder.send(FIRST_GREETING, language_keyboard())
     elif not people.has_current_consent(person):
         show_notice(responder, settings)
     else:
         await show_home(responder, session, person, programme, clock())
+
+
+INVITE_PROBLEMS = {
+    "unknown": lambda: _(
+        "This invitation link is not valid. Please check that it was copied whole, or ask "
+        "the person who sent it for a new one."
+    ),
+    "used": lambda: _(
+        "This invitation link has already been used by someone else. Invitations are "
+        "personal: please ask the programme team for your own."
+    ),
+    "revoked": lambda: _(
+        "This invitation link has been withdrawn. Please ask the programme team for a new one."
+    ),
+}
+
+
+async def take_invitation(
+    code: str, person: Person, responder: Responder, settings: Settings, session: AsyncSession,
+    now: datetime, i18n: I18n,
+) -> bool:
+    """Bind an invitation to the person; True when the reply is already given."""
+    redemption = await invites.redeem(session, person, code, now)
+    if redemption.status != "ok":
+        responder.send(INVITE_PROBLEMS[redemption.status]())
+        return False
+    if person.language is None and redemption.invite is not None:
+        # An invited intern lands in the invitation's language, with a way to switch.
+        people.set_language(person, redemption.invite.language)
+        with i18n.use_locale(redemption.invite.language):
+            show_notice(responder, settings, switch_from=redemption.invite.language)
+        return True
+    return False
 
 
 async def ask_language(message: Message, responder: Responder) -> None:

@@ -15,6 +15,13 @@ from bot.services import places
 
 PLACE_KINDS = ("gmina", "powiat", "hromada")
 
+# Which Ukrainian communities an intern can choose. The 1,469 hromadas and Kyiv (a city with
+# special status and its own self-government) are offered. Communities in temporarily occupied
+# Crimea and Sevastopol are not: their legitimate bodies cannot host a partnership now, so the
+# bot says so and points to the programme team instead of silently finding nothing.
+SEVASTOPOL = "UA85000000000065278"
+OFFERED_HROMADA_CATEGORIES = ("hromada", "special_city")
+
 
 async def search(session: AsyncSession, kind: str, query: str, limit: int = 8) -> list[Any]:
     if kind == "gmina":
@@ -22,8 +29,16 @@ async def search(session: AsyncSession, kind: str, query: str, limit: int = 8) -
     if kind == "powiat":
         return list(await places.search_powiats(session, query, limit))
     if kind == "hromada":
-        return list(await places.search_hromadas(session, query, limit))
+        found = await places.search_hromadas(session, query, limit + 1,
+                                             categories=OFFERED_HROMADA_CATEGORIES)
+        return [match for match in found if match.katottg != SEVASTOPOL][:limit]
     raise ValueError(kind)
+
+
+async def only_in_occupied_territory(session: AsyncSession, query: str) -> bool:
+    """True when a hromada search finds nothing offered but does match Crimea or Sevastopol."""
+    found = await places.search_hromadas(session, query, 1, categories=("crimea", "special_city"))
+    return any(m.category == "crimea" or m.katottg == SEVASTOPOL for m in found)
 
 
 def code_of(match: Any) -> str:

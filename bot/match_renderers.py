@@ -1,0 +1,99 @@
+"""Match notices: each side learns the other's public details, in their own language."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import Rendered, Renderer, Skip
+from bot.i18n import _
+from bot.programme import Programme
+from bot.services import matching
+from db.models import Application, Match, Outbox, Person
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value)) if value not in (None, "") else "—"
+
+
+def _labels(
+    programme: Programme | None, audience: str, question_id: str, ids: list[str], language: str
+) -> str:
+    question = programme.audience(audience).question(question_id) if programme else None
+    if question is None:
+        return ", ".join(ids)
+    return ", ".join(c.label.get(language) for c in question.choices if c.id in ids)
+
+
+def host_details(host: Application, language: str, programme: Programme | None) -> str:
+    a = host.answers
+    place = a.get("gmina") or a.get("powiat") or {}
+    languages = _labels(
+        programme, "municipality", "mentor_languages", a.get("mentor_languages") or [], language
+    )
+    return "\n".join(
+        [
+            f"<b>{_e(place.get('name'))}</b> ({_e(place.get('kind'))}, {_e(place.get('voivodeship'))})",
+            _("Contact: {name}, {position}").format(
+                name=_e(a.get("contact_name")), position=_e(a.get("contact_position"))
+            ),
+            f"✉️ {_e(a.get('email'))} · ☎️ {_e(a.get('phone'))}",
+            _("Mentor: {name}, {position} (languages: {languages})").format(
+                name=_e(a.get("mentor_name")),
+                position=_e(a.get("mentor_position")),
+                languages=_e(languages),
+            ),
+        ]
+    )
+
+
+def intern_details(intern: Application, language: str) -> str:
+    a = intern.answers
+    hromada = a.get("hromada") or {}
+    name = hromada.get("name_uk") if language == "uk" else hromada.get("name_latin")
+    return "\n".join(
+        [
+            f"<b>{_e(a.get('full_name'))}</b>, {_e(a.get('position'))} ({_e(a.get('department'))})",
+            _("Hromada: {name} ({oblast})").format(name=_e(name), oblast=_e(hromada.get("oblast"))),
+            f"✉️ {_e(a.get('email'))} · ☎️ {_e(a.get('phone'))}",
+        ]
+    )
+
+
+def _renderer(kind: str, programme: Programme | None) -> Renderer:
+    async def render(
+        session: AsyncSession, rows: list[Outbox], person: Person | None
+    ) -> Rendered | Skip:
+        found = await session.get(Match, rows[0].payload.get("match_id"))
+        if found is None or person is None:
+            return Skip("cancelled", "match or person gone")
+        intern = await session.get(Application, found.intern_application_id)
+        host = await session.get(Application, found.host_application_id)
+        if intern is None or host is None:
+            return Skip("cancelled", "application deleted")
+        language = person.language or "uk"
+        if person.id == intern.person_id:
+            other = host_details(host, language, programme)
+            lead = (
+                _("Good news: you have been matched with your host for the internship.")
+                if kind == matching.MATCH_CREATED
+                else _("Your match with this host has been withdrawn by the programme team.")
+            )
+        else:
+            other = intern_details(intern, language)
+            lead = (
+                _("Good news: an intern from a Ukrainian hromada has been matched with you.")
+                if kind == matching.MATCH_CREATED
+                else _("The match with this intern has been withdrawn by the programme team.")
+            )
+        return Rendered(f"{lead}\n\n{other}")
+
+    return render
+
+
+def renderers(programme: Programme | None = None) -> dict[str, Renderer]:
+    return {
+        kind: _renderer(kind, programme) for kind in (matching.MATCH_CREATED, matching.MATCH_ENDED)
+    }
