@@ -614,6 +614,10 @@ def _ms(value: float) -> float:
     return round(value * 1000, 2)
 
 
+def _errors(result: Result) -> str:
+    return f"; {result.errors} FAILED and sent again" if result.errors else ""
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     rng = random.Random(args.seed)
@@ -644,6 +648,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 Target("bot", app.dispatcher, strict=True),
             ]
             for target in targets:
+                harness.watch_errors(target.dispatcher)
+            for target in targets:
                 await phases.warm_up(target)
             say(f"warmed up ({WARMUP_PEOPLE} people per bot)")
 
@@ -659,6 +665,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{result.people} people in {result.seconds:.2f} s = "
                     f"{result.per_second:.0f}/s (per update p50 "
                     f"{result.percentile_ms(0.5):.1f} ms, p99 {result.percentile_ms(0.99):.1f} ms)"
+                    + _errors(result)
                 )
 
             opened: dict[str, Result] = {}
@@ -675,8 +682,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{args.offered_rate:g}/s over {result.seconds:.1f} s ({result.people} people)"
                     f": p50 {result.percentile_ms(0.5):.1f} ms, "
                     f"p99 {result.percentile_ms(0.99):.1f} ms, "
-                    f"max {result.percentile_ms(1.0):.1f} ms"
+                    f"max {result.percentile_ms(1.0):.1f} ms" + _errors(result)
                 )
+            for target in targets:
+                if target.errors:
+                    say(f"FAILED UPDATES ({target.name}): {dict(target.errors)}")
 
     if profile is not None:
         profile.dump_stats(args.profile)
@@ -701,6 +711,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "latency_seconds": args.latency_seconds,
         "closed_p50_ms": _ms(percentile(bot.latencies, 0.5)),
         "closed_p99_ms": _ms(percentile(bot.latencies, 0.99)),
+        "errors": bot.errors + opened["bot"].errors,
         "database": "postgresql" if backend == "postgresql" else "sqlite",
         "people": args.people,
         "seed": args.seed,
@@ -710,6 +721,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if name in opened:
             summary[f"{name}_p50_ms"] = _ms(percentile(opened[name].latencies, 0.5))
             summary[f"{name}_p99_ms"] = _ms(percentile(opened[name].latencies, 0.99))
+    summary["echo_errors"] = echo.errors + (opened["echo"].errors if "echo" in opened else 0)
+    summary["floor_errors"] = floor.errors + (opened["floor"].errors if "floor" in opened else 0)
     if args.profile:
         summary["profiled"] = True  # cProfile slows the bot's closed loop: ratios are skewed
     summary["duration_s"] = round(time.perf_counter() - began, 1)

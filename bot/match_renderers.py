@@ -33,9 +33,10 @@ def host_details(host: Application, language: str, programme: Programme | None) 
     languages = _labels(
         programme, "municipality", "mentor_languages", a.get("mentor_languages") or [], language
     )
+    where = f"{_e(place.get('kind'))}, {_e(place.get('voivodeship'))}"
     return "\n".join(
         [
-            f"<b>{_e(place.get('name'))}</b> ({_e(place.get('kind'))}, {_e(place.get('voivodeship'))})",
+            f"<b>{_e(place.get('name'))}</b> ({where})",
             _("Contact: {name}, {position}").format(
                 name=_e(a.get("contact_name")), position=_e(a.get("contact_position"))
             ),

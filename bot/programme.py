@@ -207,6 +207,8 @@ class Programme(Strict):
     applications_open: datetime
     applications_close: datetime
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    # Booking, changing and cancelling a seat close this long before an event starts.
+    booking_cutoff: timedelta = timedelta(hours=2)
     limits: dict[str, int | float] = Field(default_factory=dict)
     # Interns register through a personal invitation link unless this is false.
     intern_requires_invite: bool = True
@@ -216,6 +218,11 @@ class Programme(Strict):
     @classmethod
     def _offsets(cls, value: Any) -> Any:
         return [parse_offset(item) if isinstance(item, str) else item for item in value]
+
+    @field_validator("booking_cutoff", mode="before")
+    @classmethod
+    def _cutoff(cls, value: Any) -> Any:
+        return parse_offset(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Programme:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.delivery import Sender
 from bot.renderers import BATCHED_KINDS, renderers
 from bot.services import invites
-from db.models import Application, AuditLog, Invite, Match
+from db.models import AuditLog, Invite, Match
 from tests.e2e.conftest import STAFF_ID, onboard
 from tests.e2e.test_host_journey import answer_rest, application_of, begin_as_host, pick_gmina
 from tests.fakes.user import FakeUser
