@@ -24,6 +24,7 @@ from bot.middlewares import PersonMiddleware, TransactionMiddleware
 from bot.programme import Programme, default_programme_path, load_programme
 from bot.services import people
 from bot.settings import Settings
+from bot.throttling import ThrottlingMiddleware
 from db import migrate
 from db.base import utcnow
 from db.engine import create_engine, create_sessionmaker
@@ -76,7 +77,13 @@ def create_dispatcher(
         sessionmaker=sessionmaker,
         **workflow_data,
     )
-    dispatcher.update.outer_middleware(TransactionMiddleware(sessionmaker))
+    if settings.throttle_rate > 0:
+        dispatcher.update.outer_middleware(
+            ThrottlingMiddleware(i18n, settings.throttle_rate, settings.throttle_burst)
+        )
+    dispatcher.update.outer_middleware(
+        TransactionMiddleware(sessionmaker, dedupe=settings.dedupe_updates)
+    )
     dispatcher.update.outer_middleware(PersonMiddleware(i18n))
     setup_routers(dispatcher)
     return dispatcher

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -219,7 +220,8 @@ class ConsoleChat:
             "first_name": "Console",
             "language_code": language_code,
         }
-        self.update_ids = itertools.count(1)
+        # Update ids are remembered to drop redeliveries: start past any earlier console run.
+        self.update_ids = itertools.count(int(time.time() * 1000))
         self.message_ids = itertools.count(1_000_000)
 
     def _message(self, **content: Any) -> dict[str, Any]:
@@ -287,6 +289,8 @@ async def run_console(
     logging.getLogger("bot.app").setLevel(logging.WARNING)
     interactive = sys.stdin.isatty()
     screen = ConsoleScreen(out=out, files_dir=Path("data") / "console")
+    # One local person typing (or a script piping lines): no flood protection needed here.
+    settings = settings.model_copy(update={"throttle_rate": 0})
     async with build_app(settings, session=ConsoleSession(screen)) as app:
         chat = ConsoleChat(screen, user_id, language)
         print(

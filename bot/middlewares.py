@@ -6,10 +6,12 @@ middleware, so an exception anywhere rolls the transaction back and reaches the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,21 +19,36 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import DEFAULT_LANGUAGE, language_from_telegram
 from bot.responder import Responder
 from bot.services import people
+from db.repositories import updates
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class TransactionMiddleware(BaseMiddleware):
-    """`async with session.begin()` around the whole update; replies go out after the commit."""
+    """`async with session.begin()` around the whole update; replies go out after the commit.
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    The update id is recorded in the same transaction, so an update Telegram delivers again
+    (a webhook retry, a restart before the polling offset was confirmed) is processed once:
+    if the first attempt committed, the second finds its id and does nothing; if it failed,
+    nothing of it was kept and the second attempt runs in full.
+    """
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], dedupe: bool = True
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.dedupe = dedupe
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         responder = Responder.for_update(data["bot"], event)
         data["responder"] = responder
         async with self.sessionmaker() as session, session.begin():
+            if self.dedupe and not await updates.record(session, event.update_id):
+                log.info("update %s was already processed; skipped", event.update_id)
+                return UNHANDLED
             data["session"] = session
             result = await handler(event, data)
         await responder.flush()

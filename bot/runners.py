@@ -6,14 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
 from bot.app import App
 from bot.commands import register_commands
 from bot.scheduler import create_scheduler, create_sender
+from bot.webhook import create_webhook_app
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +39,6 @@ async def run_polling(app: App) -> None:
             allowed_updates=app.dispatcher.resolve_used_update_types(),
             close_bot_session=False,
         )
-
-
-def create_webhook_app(app: App) -> web.Application:
-    settings = app.settings
-    assert settings.webhook_url is not None and settings.webhook_secret is not None
-    secret = settings.webhook_secret.get_secret_value()
-    path = urlsplit(str(settings.webhook_url)).path or "/"
-
-    async def on_startup(bot: object) -> None:
-        await register_commands(app.bot, app.i18n)
-        await app.bot.set_webhook(
-            str(settings.webhook_url),
-            secret_token=secret,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-        )
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    application = web.Application()
-    application.router.add_get("/healthz", healthz)
-    SimpleRequestHandler(
-        dispatcher=app.dispatcher, bot=app.bot, secret_token=secret, handle_in_background=False
-    ).register(application, path=path)
-    app.dispatcher.startup.register(on_startup)
-    setup_application(application, app.dispatcher, bot=app.bot)
-    return application
 
 
 async def run_webhook(app: App) -> None:

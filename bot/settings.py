@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # Outbox sender: messages per second across all chats (Telegram allows about 30; paid
     # broadcasts up to 1000).
     send_rate: float = Field(default=25.0, gt=0, le=1000)
+    # Per-person limit: THROTTLE_BURST updates at once, then THROTTLE_RATE a second (0: off).
+    throttle_rate: float = Field(default=1.0, ge=0)
+    throttle_burst: int = Field(default=15, ge=1)
+    # Record each update id so a redelivered update is processed once.
+    dedupe_updates: bool = True
     # Where people write about their data; shown in the data-protection notice.
     privacy_contact: str = "solidarityfund.pl"
 

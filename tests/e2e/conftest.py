@@ -55,6 +55,7 @@ async def start_bot(
     stacks: list[AsyncExitStack] = []
 
     async def start(programme: str = "demo.toml", **settings: Any) -> App:
+        settings.setdefault("throttle_rate", 0)  # tests type faster than people; see test_abuse
         config = Settings(
             _env_file=None,  # type: ignore[call-arg]
             bot_token=TOKEN,

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.programme import PROGRAMMES_DIR
-from bot.runners import create_webhook_app
+from bot.webhook import create_webhook_app
 from bot.settings import Settings
 from tests.e2e.conftest import TOKEN, onboard
 
