@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -31,16 +32,22 @@ async def cmd_auto(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_app
+    from bot.instance_lock import AnotherInstanceRunning, instance_lock
     from bot.runners import run_polling, run_webhook
 
     if not settings.token:
         print("BOT_TOKEN is not set; try `python -m bot console`.", file=sys.stderr)
         return 2
-    async with build_app(settings) as app:
-        if settings.webhook_url:
-            await run_webhook(app)
-        else:
-            await run_polling(app)
+    try:
+        with instance_lock(settings.database_url):  # SQLite: one sender per file
+            async with build_app(settings) as app:
+                if settings.webhook_url:
+                    await run_webhook(app)
+                else:
+                    await run_polling(app)
+    except AnotherInstanceRunning as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -125,6 +132,127 @@ async def cmd_programme_check(settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+EVENT_ERRORS = {
+    "bad_time": "times look like 2026-04-08 10:00 or 8.04.2026 10:00 (Warsaw time)",
+    "no_such_time": "that time does not exist in Warsaw (the clocks go forward then)",
+    "past": "the start must be in the future",
+    "unknown": "no such event in this programme",
+    "cancelled": "the event is cancelled",
+    "capacity": "capacity must be at least 1 (or 'none' for no limit)",
+    "capacity_taken": "more seats are taken than that",
+    "title": "a title is needed in pl, uk and en (at most 200 characters each)",
+    "duration": "duration is in minutes, at least 5",
+    "link": "the join link must start with https://",
+    "not_started": "attendance can be marked once the event has started",
+    "stale": "no such active booking",
+}
+
+
+async def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
+    """Events in the configured programme; times in and out in the programme's zone (Warsaw)."""
+    from zoneinfo import ZoneInfo
+
+    from bot.cli_interns import open_session
+    from bot.programme import default_programme_path, load_programme
+    from bot.services import booking, events
+
+    programme = load_programme(settings.programme_file or default_programme_path())
+    zone, now = programme.time_zone, utcnow()
+    try:
+        async with open_session(settings) as session:
+            if args.action == "list":
+                past_days = None if args.all else 7
+                found = await events.listing(session, programme, now, past_days=past_days)
+                numbers = await booking.counts(session, [e.id for e in found])
+                for e in found:
+                    n = numbers.get(e.id, {})
+                    seats = f"{e.seats_taken}/{e.capacity if e.capacity is not None else '∞'}"
+                    print(f"{e.id}\t{e.starts_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}\t"
+                          f"{e.kind}\t{e.audience}\t{seats} seats, "
+                          f"{n.get('waitlisted', 0)} waiting\t{e.status}\t{e.title['pl']}")
+                if not found:
+                    print("no events yet: python -m bot event create --help")
+                return 0
+            if args.action == "create":
+                draft = events.EventDraft(
+                    kind=args.kind, audience=args.audience,
+                    title={"pl": args.title_pl, "uk": args.title_uk, "en": args.title_en},
+                    starts_at=events.parse_local_time(args.start, zone),
+                    duration_minutes=args.duration, capacity=_capacity(args.capacity),
+                    join_link=args.link, place=args.place,
+                )
+                event = await events.create(session, programme, draft, now)
+                print(f"event {event.id} created")
+                return 0
+            event = await events.get(session, programme, args.event_id)
+            if args.action == "edit":
+                changes = _event_changes(args)
+                await events.edit(session, programme, event, changes, now)
+                print(f"event {event.id} changed: {', '.join(sorted(changes)) or 'nothing'}")
+            elif args.action == "move":
+                starts_at = events.parse_local_time(args.start, zone)
+                told = await events.move(session, programme, event, starts_at, now)
+                print(f"event {event.id} moved; {told} people will be told")
+            else:
+                told = await events.cancel(session, programme, event, now)
+                print(f"event {event.id} cancelled; {told} people will be told")
+    except (events.EventError, booking.BookingError) as exc:
+        print(f"event: {EVENT_ERRORS.get(exc.code, exc.code)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _capacity(value: str | None) -> int | None:
+    if value is None or value.lower() in ("none", "0", "-"):
+        return None
+    return int(value)
+
+
+def _event_changes(args: argparse.Namespace) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    title = {lang: getattr(args, f"title_{lang}") for lang in ("pl", "uk", "en")}
+    if any(title.values()):
+        changes["title"] = {lang: text for lang, text in title.items() if text}
+    if args.capacity is not None:
+        changes["capacity"] = _capacity(args.capacity)
+    for name, value in (("duration_minutes", args.duration), ("join_link", args.link),
+                        ("place", args.place)):
+        if value is not None:
+            changes[name] = value or None
+    return changes
+
+
+async def cmd_attendance(settings: Settings, args: argparse.Namespace) -> int:
+    """`attendance BOOKING_ID attended|no_show|clear`, or per event: `attendance --event ID`
+    lists the bookings and `attendance --event ID attended` marks every unmarked one."""
+    from bot.cli_interns import open_session
+    from bot.services import booking
+
+    marks = {"attended": "attended", "no_show": "no_show", "clear": None}
+    target = list(args.target)
+    try:
+        async with open_session(settings) as session:
+            if args.event is None:
+                if len(target) != 2 or not target[0].isdigit() or target[1] not in marks:
+                    print("usage: attendance BOOKING_ID attended|no_show|clear", file=sys.stderr)
+                    return 2
+                await booking.mark_attendance(session, int(target[0]), marks[target[1]], utcnow())
+                print(f"booking {target[0]}: {target[1]}")
+                return 0
+            entries = await booking.bookings_of(session, args.event, ("active",))
+            if target and target[0] in marks:
+                for entry, _person in entries:
+                    if entry.attendance is None:
+                        mark = marks[target[0]]
+                        await booking.mark_attendance(session, entry.id, mark, utcnow())
+            for entry, person in entries:
+                print(f"{entry.id}\t{person.telegram_id}\t{entry.attendance or '-'}")
+    except booking.BookingError as exc:
+        print(f"attendance: {EVENT_ERRORS.get(exc.code, exc.code)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -167,7 +295,43 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_programme_check)
 
     cli_interns.add_commands(sub)
+    _add_event_commands(sub)
     return parser
+
+
+def _add_event_commands(sub: Any) -> None:
+    event = sub.add_parser("event", help="information meetings and other events (Warsaw time)")
+    event_sub = event.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = event_sub.add_parser("list", help="events from a week ago on")
+    listing.add_argument("--all", action="store_true", help="past events too")
+    create = event_sub.add_parser("create", help="create an event")
+    create.add_argument("--start", required=True, help='"2026-04-08 10:00", Warsaw time')
+    for lang in ("pl", "uk", "en"):
+        create.add_argument(f"--title-{lang}", required=True, help=f"title in {lang}")
+    create.add_argument("--kind", default="info_meeting",
+                        choices=["info_meeting", "internship", "study_visit", "other"])
+    create.add_argument("--audience", default="municipality",
+                        choices=["municipality", "intern", "all"])
+    create.add_argument("--duration", type=int, default=60, help="minutes (default 60)")
+    for parser in (create, edit := event_sub.add_parser("edit", help="change an event")):
+        parser.add_argument("--capacity", help="seats, or none for no limit")
+        parser.add_argument("--link", help="online join link (https://…)")
+        parser.add_argument("--place", help="where it happens, if not online")
+    edit.add_argument("event_id", type=int)
+    edit.add_argument("--duration", type=int, help="minutes")
+    for lang in ("pl", "uk", "en"):
+        edit.add_argument(f"--title-{lang}", help=f"title in {lang}")
+    move = event_sub.add_parser("move", help="move an event; everyone booked is told")
+    move.add_argument("event_id", type=int)
+    move.add_argument("--start", required=True, help='"2026-04-08 10:00", Warsaw time')
+    cancel = event_sub.add_parser("cancel", help="cancel an event; everyone booked is told")
+    cancel.add_argument("event_id", type=int)
+    event.set_defaults(func=cmd_event)
+
+    attendance = sub.add_parser("attendance", help="mark who attended: BOOKING_ID MARK, or --event")
+    attendance.add_argument("target", nargs="*", help="BOOKING_ID attended|no_show|clear")
+    attendance.add_argument("--event", type=int, help="list (or mark all unmarked) of one event")
+    attendance.set_defaults(func=cmd_attendance)
 
 
 def _describe_database(url: str) -> str:

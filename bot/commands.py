@@ -12,6 +12,7 @@ from bot.i18n import LANGUAGES, _
 def public_commands() -> list[BotCommand]:
     return [
         BotCommand(command="start", description=_("Start or continue")),
+        BotCommand(command="meetings", description=_("Information meetings: book or change")),
         BotCommand(command="help", description=_("What this bot can do")),
         BotCommand(command="language", description=_("Change language")),
         BotCommand(command="cancel", description=_("Cancel the current step")),

@@ -2,33 +2,41 @@
 
 Claiming is one atomic UPDATE … RETURNING (PostgreSQL adds FOR UPDATE SKIP LOCKED, so two
 instances never claim the same row); a claimed row carries a lease, and a sender that dies
-mid-send leaves rows that another tick re-claims once the lease runs out. Each outcome is
-recorded the moment its send returns, so a kill -9 can repeat at most the sends in flight at
-that instant (at most `concurrency`), never a whole batch.
+mid-send leaves rows that another tick re-claims once the lease runs out.
+
+The pipeline keeps Telegram busy without getting ahead of it: the next batch is claimed in the
+background while the current one is sent, at most `concurrency` sends are between "started" and
+"outcome committed", and outcomes that arrive together are committed together (group commit).
+A send holds its concurrency slot until its outcome is committed, so a kill -9 repeats at most
+`concurrency` sends — the ones in flight at that instant — never a whole batch. A graceful stop
+(`close()`, or cancelling `drain()`) finishes the sends in flight and gives the rest back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
+import math
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramRetryAfter,
-    TelegramServerError,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
@@ -36,8 +44,14 @@ from db.models import Outbox, Person
 
 log = logging.getLogger(__name__)
 
-# Telegram's "chat not found" and "user is deactivated" will not change by retrying.
+# 400s that retrying cannot fix: the chat is gone. (403s — blocked, deactivated, never
+# started — are all unreachable too.)
 _UNREACHABLE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
+# Written in front of `last_error` when a person cannot be reached, so counts can tell
+# "blocked the bot" from "failed" without parsing Telegram's wording.
+UNREACHABLE_PREFIX = "unreachable: "
+# Telegram allows about 30 messages a second; more only as paid broadcasts.
+FREE_RATE = 30
 
 
 @dataclass
@@ -45,6 +59,13 @@ class Rendered:
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
     document: tuple[str, bytes] | None = None
+    # A photo or document Telegram already holds: ("photo" | "document", file_id); `text` is its
+    # caption.
+    media: tuple[str, str] | None = None
+    # More of this message is to come (a long text in parts): once this part is sent the row
+    # goes back to pending with this payload, due after the per-chat interval, so each part is
+    # recorded — and sent — exactly once.
+    next_payload: dict[str, Any] | None = None
 
 
 @dataclass
@@ -59,38 +80,99 @@ Renderer = Callable[[AsyncSession, list[Outbox], Person | None], Awaitable[Rende
 
 
 class RateLimiter:
-    """At most `rate` sends in any one-second window (the way Telegram counts), and at most one
-    message a second to the same chat."""
+    """At most `rate` sends in any one-second window, and one message a second to a chat.
 
-    def __init__(self, rate: float, per_chat_interval: float = 1.0, margin: float = 0.02) -> None:
+    Telegram counts a send when it arrives, which is somewhere between our start and the
+    answer. So the limiter hands out `rate` slots; a slot comes back one second (plus a margin)
+    after its send *returned*. Any `rate + 1` sends then include two on the same slot, and the
+    later one started at least a second after the earlier one was answered: no one-second
+    window at Telegram's end ever holds more than `rate` of them, however the network jitters.
+    The per-chat interval counts the same way, from the previous answer to that chat.
+    """
+
+    def __init__(self, rate: float, per_chat_interval: float = 1.0, margin: float = 0.01) -> None:
         self.rate = max(1, int(rate))
         self.window = 1.0 + margin
-        self.per_chat_interval = per_chat_interval
-        self._sent: deque[float] = deque()
-        self._chat_next: dict[int, float] = {}
+        self.per_chat_interval = per_chat_interval + margin if per_chat_interval else 0.0
+        self._free = self.rate
+        self._cooling: deque[float] = deque()
+        self._chat_ready: dict[int, float] = {}  # when a chat may be sent to again
+        self._busy: set[int] = set()  # chats with a send out
         self._paused_until = 0.0
+        self._floods: deque[float] = deque()
         self._lock = asyncio.Lock()
+        self._released: asyncio.Event | None = None
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    def flood(self, chat_id: int, retry_after: float) -> None:
+        """Telegram answered 429 for this chat: it waits `retry_after`. Everything waits too
+        when 429s come thick (a quarter of the last second's sends, at least three): that is
+        flood control for the whole bot, not a hiccup about one chat."""
+        now = time.monotonic()
+        self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), now + retry_after)
+        self._floods.append(now)
+        while self._floods and self._floods[0] < now - 1.0:
+            self._floods.popleft()
+        if len(self._floods) >= 3 and 4 * len(self._floods) >= len(self._cooling):
+            self.pause(retry_after)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - time.monotonic())
+
     async def acquire(self, chat_id: int) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._sent and now - self._sent[0] >= self.window:
-                    self._sent.popleft()
-                waits = [self._paused_until - now, self._chat_next.get(chat_id, 0.0) - now]
-                if len(self._sent) >= self.rate:
-                    waits.append(self._sent[0] + self.window - now)
-                wait = max(waits)
-                if wait <= 0:
-                    break
-                await asyncio.sleep(wait)
-            self._sent.append(now)
-            self._chat_next[chat_id] = now + self.per_chat_interval
-            if len(self._chat_next) > 10_000:  # forget chats whose interval is long over
-                self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+        while True:
+            wait = self._chat_ready.get(chat_id, 0.0) - time.monotonic()
+            if wait > 0 or chat_id in self._busy:
+                await asyncio.sleep(min(max(wait, 0.0), 0.05) or 0.01)
+                continue
+            async with self._lock:
+                await self._take_slot()
+                ready = self._chat_ready.get(chat_id, 0.0) <= time.monotonic()
+                if ready and chat_id not in self._busy:
+                    self._busy.add(chat_id)
+                    return
+                self._free += 1  # the chat got busy meanwhile: wait for it again
+
+    def release(self, chat_id: int) -> None:
+        now = time.monotonic()
+        self._cooling.append(now + self.window)
+        self._busy.discard(chat_id)
+        self._chat_ready[chat_id] = max(
+            now + self.per_chat_interval, self._chat_ready.get(chat_id, 0.0)
+        )
+        if len(self._chat_ready) > 10_000:  # forget chats whose interval is long over
+            self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
+        if self._released is not None:
+            self._released.set()
+            self._released = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        await self.acquire(chat_id)
+        try:
+            yield
+        finally:
+            self.release(chat_id)
+
+    async def _take_slot(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self._cooling and self._cooling[0] <= now:
+                self._cooling.popleft()
+                self._free += 1
+            if self._paused_until > now:
+                await asyncio.sleep(self._paused_until - now)
+            elif self._free > 0:
+                self._free -= 1
+                return
+            elif self._cooling:
+                await asyncio.sleep(self._cooling[0] - now)
+            else:  # every slot is out on a send: wait for one to come back
+                if self._released is None:
+                    self._released = asyncio.Event()
+                await self._released.wait()
 
 
 @dataclass
@@ -101,6 +183,54 @@ class TickReport:
     retried: int = 0
     skipped: int = 0
     statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def count(self, status: str, rows: int) -> None:
+        self.statuses[status] += rows
+        if status == "sent":
+            self.sent += rows
+        elif status == "failed":
+            self.failed += rows
+        elif status in ("retry", "part"):
+            self.retried += rows
+        else:
+            self.skipped += rows
+
+
+Outcome = dict[str, Any]
+
+
+class _GroupCommit:
+    """Outcomes reported while a commit is running are written together by the next one."""
+
+    def __init__(self, write: Callable[[list[tuple[list[Outbox], Outcome]]], Awaitable[None]]):
+        self._write = write
+        self._buffer: list[tuple[list[Outbox], Outcome, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, rows: list[Outbox], outcome: Outcome) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._buffer.append((rows, outcome, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while self._buffer:
+            batch, self._buffer = self._buffer, []
+            try:
+                await self._write([(rows, outcome) for rows, outcome, _ in batch])
+            except Exception as exc:  # the rows stay leased and are retried after the lease
+                log.exception("could not record %d outbox outcomes", len(batch))
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
+_Entry = tuple[int, datetime, int, int, list[Outbox]]
 
 
 class Sender:
@@ -113,8 +243,8 @@ class Sender:
         *,
         rate: float = 25.0,
         per_chat_interval: float = 1.0,
-        batch_size: int = 100,
-        concurrency: int = 16,
+        batch_size: int | None = None,
+        concurrency: int | None = None,
         lease: timedelta = timedelta(seconds=60),
         max_attempts: int = 5,
         batched_kinds: frozenset[str] = frozenset(),
@@ -125,16 +255,36 @@ class Sender:
         self.i18n = i18n
         self.renderers = renderers
         self.limiter = RateLimiter(rate, per_chat_interval)
-        self.batch_size = batch_size
-        self.concurrency = asyncio.Semaphore(concurrency)
+        self.per_chat_interval = timedelta(seconds=per_chat_interval)
+        # About a second of sends per claim: enough to keep Telegram busy, small enough that a
+        # reminder falling due is never stuck behind many claimed broadcast rows.
+        self.batch_size = batch_size or max(20, min(500, int(rate)))
+        # Enough parallel sends to cover the round trip at this rate; it is also the most a
+        # kill -9 can repeat.
+        self.concurrency = concurrency or max(8, min(64, int(rate) // 15))
         self.lease = lease
         self.max_attempts = max_attempts
         self.batched_kinds = batched_kinds
         self.clock = clock
+        self.paid_broadcast = rate > FREE_RATE
+        # A Telegram pause longer than this hands rows back instead of holding their lease.
+        self.defer_after = min(10.0, lease.total_seconds() / 4)
         self.in_flight = 0
+        self.max_in_flight = 0
+        self._commits = _GroupCommit(self._write)
+        self._stopping = False
+        self._pumps = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def claim(self) -> list[Outbox]:
+    # ------------------------------------------------------------------ claiming
+
+    async def claim(self, limit: int | None = None) -> list[Outbox]:
         """Take due rows (and rows whose sender's lease ran out) for this sender, atomically."""
+        rows, _ = await self._claim(limit)
+        return rows
+
+    async def _claim(self, limit: int | None = None) -> tuple[list[Outbox], dict[int, Person]]:
         now = self.clock()
         async with self.sessionmaker() as session, session.begin():
             due = (
@@ -146,9 +296,9 @@ class Sender:
                     )
                 )
                 .order_by(Outbox.priority, Outbox.due_at, Outbox.id)
-                .limit(self.batch_size)
+                .limit(limit or self.batch_size)
             )
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             claimed = await self._take(session, Outbox.id.in_(due.scalar_subquery()), now)
             # Batched kinds (staff notices): take the chat's not-yet-due rows of the same kind
@@ -163,7 +313,13 @@ class Sender:
                     & (Outbox.status == "pending"),
                     now,
                 )
-            return claimed
+            ids = {r.person_id for r in claimed if r.person_id is not None}
+            people = (
+                {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ids)))}
+                if ids
+                else {}
+            )
+            return claimed, people
 
     async def _take(self, session: AsyncSession, condition: Any, now: datetime) -> list[Outbox]:
         result = await session.scalars(
@@ -175,112 +331,268 @@ class Sender:
         )
         return list(result.all())
 
+    async def give_back(self, rows: Iterable[Outbox]) -> None:
+        """Claimed rows this sender will not send after all: pending again, the claim undone."""
+        ids = [row.id for row in rows]
+        if not ids:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids), Outbox.status == "sending")
+                .values(status="pending", lease_until=None, attempts=Outbox.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    # ------------------------------------------------------------------ the pipeline
+
     async def tick(self) -> TickReport:
+        """Claim one batch and send it."""
         report = TickReport()
-        rows = await self.claim()
-        report.claimed = len(rows)
+        await self._pump(report, once=True, deadline=math.inf)
+        return report
+
+    async def drain(self, max_seconds: float = 5.0) -> int:
+        """Send until nothing is due or time is up; returns how many rows were handled."""
+        report = TickReport()
+        await self._pump(report, once=False, deadline=time.monotonic() + max_seconds)
+        return report.claimed
+
+    async def close(self) -> None:
+        """Graceful stop for good: no new claims, sends in flight finish and are recorded,
+        claimed rows not yet sent are given back."""
+        self._stopping = True
+        await self._idle.wait()
+
+    def _group(self, rows: list[Outbox]) -> list[list[Outbox]]:
         groups: dict[tuple[Any, ...], list[Outbox]] = defaultdict(list)
         for row in rows:
             key = (row.kind, row.chat_id) if row.kind in self.batched_kinds else (row.id,)
             groups[key].append(row)
-        await asyncio.gather(*(self._deliver(group, report) for group in groups.values()))
-        return report
+        return list(groups.values())
 
-    async def drain(self, max_seconds: float = 5.0) -> int:
-        """Tick until nothing is due or time is up; returns how many rows were handled."""
-        handled, started = 0, time.monotonic()
-        while time.monotonic() - started < max_seconds:
-            report = await self.tick()
-            handled += report.claimed
-            if report.claimed == 0:
-                break
-        return handled
+    async def _pump(self, report: TickReport, *, once: bool, deadline: float) -> None:
+        heap: list[_Entry] = []
+        waiting: dict[int, deque[_Entry]] = defaultdict(deque)  # behind a send to the same chat
+        busy: set[int] = set()
+        running: dict[asyncio.Task[None], _Entry] = {}
+        people: dict[int, Person] = {}
+        order = itertools.count()
+        claim: asyncio.Task[tuple[list[Outbox], dict[int, Person]]] | None = None
+        claims = 0
+        exhausted = False
+        self._pumps += 1
+        self._idle.clear()
+        try:
+            while True:
+                backlog = len(heap) + sum(len(q) for q in waiting.values())
+                if (
+                    claim is None
+                    and not exhausted
+                    and not self._stopping
+                    and not (once and claims)
+                    and time.monotonic() < deadline
+                    and backlog < max(1, self.batch_size // 2)
+                ):
+                    claim = asyncio.create_task(self._claim())
+                    claims += 1
+                while heap and len(running) < self.concurrency and not self._stopping:
+                    entry = heapq.heappop(heap)
+                    chat_id = entry[-1][0].chat_id
+                    if chat_id in busy:  # keep a chat's messages in order, one at a time
+                        waiting[chat_id].append(entry)
+                        continue
+                    busy.add(chat_id)
+                    person = people.get(entry[-1][0].person_id or 0)
+                    task = asyncio.create_task(self._deliver(entry[-1], person, report))
+                    running[task] = entry
+                pending = set(running) | ({claim} if claim is not None else set())
+                if not pending:
+                    break
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if claim is not None and claim in done:
+                    rows, found = claim.result()
+                    claim = None
+                    people.update(found)
+                    report.claimed += len(rows)
+                    exhausted = exhausted or len(rows) < self.batch_size
+                    for group in self._group(rows):
+                        first = group[0]
+                        key = (first.priority, first.due_at, first.id, next(order), group)
+                        heapq.heappush(heap, key)
+                for finished in [t for t in running if t in done]:
+                    entry = running.pop(finished)
+                    chat_id = entry[-1][0].chat_id
+                    busy.discard(chat_id)
+                    if waiting.get(chat_id):
+                        heapq.heappush(heap, waiting[chat_id].popleft())
+                if self._stopping and heap:
+                    await self.give_back(row for *_, group in heap for row in group)
+                    heap.clear()
+        except asyncio.CancelledError:
+            self._stopping = True
+            await asyncio.shield(self._wind_down(running, heap, waiting, claim))
+            raise
+        finally:
+            self._pumps -= 1
+            if not self._pumps:
+                self._idle.set()
 
-    async def _deliver(self, rows: list[Outbox], report: TickReport) -> None:
-        async with self.concurrency:
-            outcome = await self._send(rows)
-        status = outcome["status"]
-        report.statuses[status] += len(rows)
-        await self._record(rows, outcome)
+    async def _wind_down(
+        self,
+        running: dict[asyncio.Task[None], _Entry],
+        heap: list[_Entry],
+        waiting: dict[int, deque[_Entry]],
+        claim: asyncio.Task[tuple[list[Outbox], dict[int, Person]]] | None,
+    ) -> None:
+        unsent = [row for *_, group in heap for row in group]
+        unsent += [row for q in waiting.values() for *_, group in q for row in group]
+        if claim is not None:
+            with contextlib.suppress(Exception):
+                unsent += (await claim)[0]
+        if running:
+            await asyncio.wait(running)
+        await self.give_back(unsent)
 
-    async def _send(self, rows: list[Outbox]) -> dict[str, Any]:
+    async def _deliver(self, rows: list[Outbox], person: Person | None, report: TickReport) -> None:
+        try:
+            outcome = await self._send(rows, person)
+        except Exception as exc:  # a renderer's bug or a database hiccup: retry later
+            log.exception("outbox %s (%s) could not be prepared", rows[0].id, rows[0].kind)
+            outcome = {"status": "retry", "error": f"{type(exc).__name__}"}
+        report.count("part" if outcome.get("next_payload") else outcome["status"], len(rows))
+        with contextlib.suppress(Exception):  # already logged; the lease brings them back
+            await self._commits.record(rows, outcome)
+
+    # ------------------------------------------------------------------ one send
+
+    async def _render(self, rows: list[Outbox], person: Person | None) -> Rendered | Skip:
         first = rows[0]
         renderer = self.renderers.get(first.kind)
         if renderer is None:
-            return {"status": "failed", "error": f"no renderer for {first.kind}"}
+            return Skip("failed", f"no renderer for {first.kind}")
+        if first.expires_at is not None and first.expires_at <= self.clock():
+            return Skip("expired", "too late to be useful")
         async with self.sessionmaker() as session:
-            person = await session.get(Person, first.person_id) if first.person_id else None
+            if person is None and first.person_id is not None:
+                person = await session.get(Person, first.person_id)
             language = (person.language if person else None) or "pl"
             with self.i18n.context(), self.i18n.use_locale(language):
-                rendered = await renderer(session, rows, person)
+                return await renderer(session, rows, person)
+
+    async def _send(self, rows: list[Outbox], person: Person | None) -> Outcome:
+        rendered = await self._render(rows, person)
         if isinstance(rendered, Skip):
             return {"status": rendered.status, "error": rendered.reason}
-        await self.limiter.acquire(first.chat_id)
-        self.in_flight += 1
-        try:
-            if rendered.document is not None:
-                name, content = rendered.document
-                message = await self.bot.send_document(
-                    first.chat_id, BufferedInputFile(content, name), caption=rendered.text
-                )
-            else:
-                message = await self.bot.send_message(
-                    first.chat_id, rendered.text, reply_markup=rendered.reply_markup
-                )
-        except TelegramRetryAfter as exc:
-            self.limiter.pause(exc.retry_after)
-            return {"status": "retry", "after": exc.retry_after, "flood": True}
-        except TelegramForbiddenError as exc:
-            return {"status": "failed", "error": exc.message[:200], "unreachable": True}
-        except TelegramBadRequest as exc:
-            unreachable = any(marker in exc.message.lower() for marker in _UNREACHABLE)
-            return {"status": "failed", "error": exc.message[:200], "unreachable": unreachable}
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            return {"status": "retry", "error": f"{type(exc).__name__}: {exc.message}"[:200]}
-        finally:
-            self.in_flight -= 1
-        return {"status": "sent", "message_id": message.message_id}
+        chat_id = rows[0].chat_id
+        if self.limiter.paused_for() > self.defer_after:  # do not sit on the lease
+            return {"status": "retry", "after": self.limiter.paused_for(), "flood": True}
+        extra = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
+        async with self.limiter.slot(chat_id):
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                message = await self._call(chat_id, rendered, extra)
+            except TelegramRetryAfter as exc:
+                self.limiter.flood(chat_id, exc.retry_after)
+                return {"status": "retry", "after": exc.retry_after, "flood": True}
+            except TelegramForbiddenError as exc:
+                return {"status": "failed", "error": exc.message, "unreachable": True}
+            except TelegramBadRequest as exc:
+                unreachable = any(marker in exc.message.lower() for marker in _UNREACHABLE)
+                return {"status": "failed", "error": exc.message, "unreachable": unreachable}
+            except TelegramAPIError as exc:  # 5xx, network, anything else: retry with backoff
+                return {"status": "retry", "error": f"{type(exc).__name__}: {exc.message}"}
+            finally:
+                self.in_flight -= 1
+        outcome: Outcome = {"status": "sent", "message_id": message.message_id}
+        if rendered.next_payload is not None:
+            outcome["next_payload"] = rendered.next_payload
+        return outcome
 
-    async def _record(self, rows: list[Outbox], outcome: dict[str, Any]) -> None:
-        now = self.clock()
-        ids = [row.id for row in rows]
-        values: dict[str, Any] = {"lease_until": None, "last_error": outcome.get("error")}
+    async def _call(self, chat_id: int, rendered: Rendered, extra: dict[str, Any]) -> Any:
+        caption = rendered.text or None
+        markup = rendered.reply_markup
+        if rendered.media is not None:
+            kind, file_id = rendered.media
+            send = self.bot.send_photo if kind == "photo" else self.bot.send_document
+            return await send(chat_id, file_id, caption=caption, reply_markup=markup, **extra)
+        if rendered.document is not None:
+            name, content = rendered.document
+            return await self.bot.send_document(
+                chat_id, BufferedInputFile(content, name), caption=caption, reply_markup=markup
+            )
+        return await self.bot.send_message(chat_id, rendered.text, reply_markup=markup, **extra)
+
+    # ------------------------------------------------------------------ recording
+
+    def _values(self, rows: list[Outbox], outcome: Outcome, now: datetime) -> dict[str, Any]:
+        error = outcome.get("error")
+        if outcome.get("unreachable"):
+            error = UNREACHABLE_PREFIX + (error or "")
+        values: dict[str, Any] = {"lease_until": None, "last_error": error[:200] if error else None}
         status = outcome["status"]
-        if status == "sent":
+        if status == "sent" and "next_payload" in outcome:
             values |= {
-                "status": "sent",
-                "sent_at": now,
+                "status": "pending",
+                "payload": outcome["next_payload"],
+                "attempts": 0,
+                "due_at": now + self.per_chat_interval,
                 "telegram_message_id": outcome["message_id"],
             }
         elif status == "retry":
-            attempts = rows[0].attempts
-            if outcome.get("flood"):
-                # Telegram asked us to wait; that is not the message's fault.
+            if outcome.get("flood"):  # Telegram asked us to wait; not the message's fault
                 values |= {
                     "status": "pending",
                     "attempts": Outbox.attempts - 1,
                     "due_at": now + timedelta(seconds=outcome["after"]),
                 }
-            elif attempts >= self.max_attempts:
+            elif rows[0].attempts >= self.max_attempts:
                 values |= {"status": "failed"}
             else:
-                backoff = min(300, 2**attempts)
+                backoff = min(300, 2 ** rows[0].attempts)
                 values |= {"status": "pending", "due_at": now + timedelta(seconds=backoff)}
         else:
             values |= {"status": status}
+        return values
+
+    async def _write(self, items: list[tuple[list[Outbox], Outcome]]) -> None:
+        now = self.clock()
+        sent: list[dict[str, Any]] = []
+        unreachable: set[int] = set()
+        table = cast(Table, Outbox.__table__)
         async with self.sessionmaker() as session, session.begin():
-            # Only rows still leased to us: a row cancelled meanwhile stays cancelled.
-            await session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_(ids), Outbox.status == "sending")
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if outcome.get("unreachable") and rows[0].person_id is not None:
+            for rows, outcome in items:
+                if outcome["status"] == "sent" and "next_payload" not in outcome:
+                    sent += [{"b_id": r.id, "b_message": outcome["message_id"]} for r in rows]
+                    continue
+                # Only rows still leased to us: a row cancelled meanwhile stays cancelled.
+                await session.execute(
+                    update(Outbox)
+                    .where(Outbox.id.in_([r.id for r in rows]), Outbox.status == "sending")
+                    .values(**self._values(rows, outcome, now))
+                    .execution_options(synchronize_session=False)
+                )
+                if outcome.get("unreachable") and rows[0].person_id is not None:
+                    unreachable.add(rows[0].person_id)
+                if outcome["status"] not in ("sent", "retry"):
+                    log.info("outbox %s (%s): %s", rows[0].id, rows[0].kind, outcome["status"])
+            if sent:
+                await session.execute(
+                    table.update()
+                    .where(table.c.id == bindparam("b_id"), table.c.status == "sending")
+                    .values(
+                        status="sent",
+                        sent_at=now,
+                        lease_until=None,
+                        last_error=None,
+                        telegram_message_id=bindparam("b_message"),
+                    ),
+                    sent,
+                )
+            if unreachable:
                 await session.execute(
                     update(Person)
-                    .where(Person.id == rows[0].person_id, Person.blocked_at.is_(None))
+                    .where(Person.id.in_(unreachable), Person.blocked_at.is_(None))
                     .values(blocked_at=now)
                 )
-        if status not in ("sent", "retry"):
-            log.info("outbox %s (%s): %s", ids, rows[0].kind, status)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,7 +12,8 @@ from bot import match_renderers
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, ngettext
 from bot.programme import Programme
-from bot.services import notifications
+from bot.services import events, notifications
+from db.base import utcnow
 from db.models import Application, Outbox, Person
 
 STATUS_MARKS = {"eligible": "✅", "ineligible": "❌", "submitted": "📝"}
@@ -46,11 +50,18 @@ async def new_applications(
     return Rendered("\n".join(lines))
 
 
-def renderers(programme: Programme | None = None) -> dict[str, Renderer]:
+def renderers(
+    programme: Programme | None = None, clock: Callable[[], datetime] = utcnow
+) -> dict[str, Renderer]:
+    # Meetings (reminders, seat offers, moved and cancelled events) are rendered next to the
+    # booking card they resemble; imported here so bot/ does not load handlers/ at import.
+    from handlers import meetings
+
     return {
         notifications.NEW_APPLICATION: new_applications,
         **match_renderers.renderers(programme),
+        **meetings.outbox_renderers(programme, clock),
     }
 
 
-BATCHED_KINDS = frozenset({notifications.NEW_APPLICATION})
+BATCHED_KINDS = frozenset({notifications.NEW_APPLICATION, events.EVENT_PUBLISHED})

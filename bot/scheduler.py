@@ -13,6 +13,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import App
 from bot.delivery import Sender
 from bot.renderers import BATCHED_KINDS, renderers
+from bot.services import booking
+from db.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,4 +42,19 @@ def create_scheduler(app: App, sender: Sender) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=30,
     )
+    scheduler.add_job(
+        expire_waitlist_offers,
+        "interval",
+        seconds=30,
+        args=[app],
+        id="waitlist-offers",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
+
+
+async def expire_waitlist_offers(app: App) -> int:
+    """Seat offers nobody took in time go to the next in line (safe on several instances)."""
+    async with app.sessionmaker() as session, session.begin():
+        return await booking.expire_offers(session, app.programme, utcnow())

@@ -8,9 +8,11 @@ from handlers import (
     common,
     errors,
     fallback,
+    meetings,
     onboarding,
     privacy,
     questionnaire,
+    staff_events,
     staff_matching,
     start,
 )
@@ -28,6 +30,8 @@ def setup_routers(dispatcher: Dispatcher) -> None:
         privacy.create_router(),  # /mydata, /delete: rights apply before consent too
         onboarding.create_router(),  # everything below needs a language and the notice read
         staff_matching.create_router(),  # staff only: /invite, /match
+        meetings.create_router(),  # /meetings: dates, booking card, waitlist
+        staff_events.create_router(),  # staff only: /events, /newevent (before the form's text)
         questionnaire.create_router(),  # role, questions, place pickers, summary, submit
         fallback.create_router(),  # last: polite answers to whatever is left
     )

@@ -57,3 +57,66 @@ class MatchHost(CallbackData, prefix="mh"):
     intern: int
     host: int
     confirm: bool = False
+
+
+class MeetingPick(CallbackData, prefix="mp"):
+    """Book this event, or move one's booking to it."""
+
+    e: int
+
+
+class MeetingWait(CallbackData, prefix="mw"):
+    e: int
+
+
+class BookingAction(CallbackData, prefix="mb"):
+    """On one's own booking b: ics, change, cancel, cancel_yes, back, take, decline, dates."""
+
+    a: str
+    b: int
+
+
+class StaffEvent(CallbackData, prefix="se"):
+    """Staff on event e: show, list, move, cancel, cancel_yes, people, edit."""
+
+    a: str
+    e: int = 0
+
+
+class StaffAttendance(CallbackData, prefix="sa"):
+    b: int
+    m: str
+
+
+class StaffChoice(CallbackData, prefix="sc"):
+    """A button answer in the staff event forms (kind, audience, field to edit)."""
+
+    f: str
+    v: str
+
+
+class BroadcastSegment(CallbackData, prefix="bs"):
+    """Draft broadcast `b`: a segment, or (no `v` yet) a family to pick an event, region or
+    language in; `v` is an event id, a language code or an index into the listed regions."""
+
+    b: int
+    kind: str
+    v: str = ""
+
+
+class BroadcastStep(CallbackData, prefix="bw"):
+    """Draft broadcast `b`: next (language done), skip, fallback (`v` language), nomedia,
+    preview, now / later / at (confirm; `n` is the recipient count shown), drop."""
+
+    b: int
+    action: str
+    v: str = ""
+    n: int = 0
+
+
+class BroadcastStop(CallbackData, prefix="bx"):
+    b: int
+
+
+class ExportFormat(CallbackData, prefix="sx"):
+    fmt: str

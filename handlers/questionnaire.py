@@ -23,6 +23,7 @@ from bot.services.answers import InvalidAnswer, clean_text
 from bot.services.questionnaire import StaleAction, Step
 from db.base import utcnow
 from db.models import Application, Person
+from handlers import meetings
 from handlers import question_view as view
 from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle
 
@@ -341,6 +342,8 @@ async def submit(
         view.verdict_text(programme, verdict, _language(person), person.time_zone),
         None if verdict.eligible or person.news_opt_in_at else view.news_keyboard(),
     )
+    if verdict.eligible:  # the verdict promises the dates of the information meetings
+        await meetings.offer_after_submit(responder, session, person, programme, now)
 
 
 async def pressed_news(

@@ -31,42 +31,80 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 GROUP_CHAT = -4_000_000_001
 CHANNEL = -1_002_000_000_001
 
-NASTY = ["\u202e", "\u200b", "\x00", "<b>", "</i>", "<a href='x'>", "&amp;", "'; DROP TABLE person; --",
-         "%", "_", "🇺🇦", "👩🏽‍💻", "\n", "Zażółć", "Ґґ", "/start", "{name}", "{0}"]
+NASTY = [
+    "\u202e",
+    "\u200b",
+    "\x00",
+    "<b>",
+    "</i>",
+    "<a href='x'>",
+    "&amp;",
+    "'; DROP TABLE person; --",
+    "%",
+    "_",
+    "🇺🇦",
+    "👩🏽‍💻",
+    "\n",
+    "Zażółć",
+    "Ґґ",
+    "/start",
+    "{name}",
+    "{0}",
+]
 texts = st.one_of(
     st.text(max_size=60),
     st.lists(st.sampled_from(NASTY), max_size=12).map("".join),
-    st.builds(lambda s, n: (s * n)[:10_000], st.text(min_size=1, max_size=12),
-              st.integers(1, 2_000)),
-    st.sampled_from(["", " ", "Wadowice", "boleslawiec", "біла церква", "anna@hel.pl",
-                     "+48 600 100 200", "12", "Tak", "1", "99", "15.10.2026"]),
+    st.builds(
+        lambda s, n: (s * n)[:10_000], st.text(min_size=1, max_size=12), st.integers(1, 2_000)
+    ),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "Wadowice",
+            "boleslawiec",
+            "біла церква",
+            "anna@hel.pl",
+            "+48 600 100 200",
+            "12",
+            "Tak",
+            "1",
+            "99",
+            "15.10.2026",
+        ]
+    ),
 )
 PREFIXES = ["qa", "qt", "qd", "qp", "qn", "role", "lang", "ack", "news", "erase", "mi", "mh"]
 callback_data = st.one_of(
     st.text(max_size=64).filter(lambda s: len(s.encode()) <= 64),
-    st.builds(lambda p, a, b: f"{p}:{a}:{b}"[:64], st.sampled_from(PREFIXES),
-              st.sampled_from(["gmina", "lg_type", "email", "x", "999", "-1", "", "edit"]),
-              st.sampled_from(["gmina", "powiat", "yes", "1", "0", "1218093", "submit", "ö"])),
+    st.builds(
+        lambda p, a, b: f"{p}:{a}:{b}"[:64],
+        st.sampled_from(PREFIXES),
+        st.sampled_from(["gmina", "lg_type", "email", "x", "999", "-1", "", "edit"]),
+        st.sampled_from(["gmina", "powiat", "yes", "1", "0", "1218093", "submit", "ö"]),
+    ),
 )
 
 Action = Callable[[FakeUser], Awaitable[Any]]
 actions: st.SearchStrategy[tuple[str, Action]] = st.one_of(
     texts.map(lambda t: ("text", lambda u: u.send(t))),
     callback_data.map(lambda d: ("callback", lambda u: _press(u, d))),
-    st.sampled_from([
-        ("sticker", lambda u: u.send_sticker()),
-        ("photo", lambda u: u.send_photo()),
-        ("voice", lambda u: u.send_voice()),
-        ("location", lambda u: u.send_location(50.45, 30.52)),
-        ("contact", lambda u: u.share_contact()),
-        ("document", lambda u: u.send_document()),
-        ("edited", lambda u: _edit_last(u)),
-        ("forward", lambda u: u.forward("przekazane")),
-        ("group", lambda u: u.group_message("/start", chat_id=GROUP_CHAT)),
-        ("channel", lambda u: u.channel_post("/start", chat_id=CHANNEL)),
-        ("start", lambda u: u.send("/start")),
-        ("delete", lambda u: u.send("/delete")),
-    ]),
+    st.sampled_from(
+        [
+            ("sticker", lambda u: u.send_sticker()),
+            ("photo", lambda u: u.send_photo()),
+            ("voice", lambda u: u.send_voice()),
+            ("location", lambda u: u.send_location(50.45, 30.52)),
+            ("contact", lambda u: u.share_contact()),
+            ("document", lambda u: u.send_document()),
+            ("edited", lambda u: _edit_last(u)),
+            ("forward", lambda u: u.forward("przekazane")),
+            ("group", lambda u: u.group_message("/start", chat_id=GROUP_CHAT)),
+            ("channel", lambda u: u.channel_post("/start", chat_id=CHANNEL)),
+            ("start", lambda u: u.send("/start")),
+            ("delete", lambda u: u.send("/delete")),
+        ]
+    ),
 )
 
 
@@ -97,9 +135,12 @@ class Pool:
             if person is None:
                 return ("none",)
             application = await questionnaire.find(session, person, self.app.programme)
-            return (person.language, person.consent_at is not None,
-                    application.current_question if application else "-",
-                    application.status if application else "-")
+            return (
+                person.language,
+                person.consent_at is not None,
+                application.current_question if application else "-",
+                application.status if application else "-",
+            )
 
     async def get(self, state: str) -> FakeUser:
         user = self.people.get(state)
@@ -195,10 +236,14 @@ def _telegram_refusals(tg, since: int) -> list[str]:
 
 async def _database_is_consistent(app) -> None:
     async with app.sessionmaker() as session:
-        assert await session.scalar(
-            select(func.count()).select_from(Person).where(Person.telegram_id.in_((GROUP_CHAT,
-                                                                                   CHANNEL)))
-        ) == 0, "something was stored from a group or channel"
+        assert (
+            await session.scalar(
+                select(func.count())
+                .select_from(Person)
+                .where(Person.telegram_id.in_((GROUP_CHAT, CHANNEL)))
+            )
+            == 0
+        ), "something was stored from a group or channel"
         for application in (await session.scalars(select(Application))).all():
             spec = app.programme.audience(application.audience)
             shown = {q.id for q in questionnaire.visible_questions(spec, application.answers)}
@@ -208,8 +253,12 @@ async def _database_is_consistent(app) -> None:
             assert (application.status == "draft") == (application.submitted_at is None)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(state=st.sampled_from(STATES), action=actions)
 async def test_any_input_in_any_state(pool, tg, errors, state: str, action) -> None:
     user = await pool.get(state)
