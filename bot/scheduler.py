@@ -7,13 +7,14 @@ would lose them, and two schedulers sharing a store would run jobs twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.delivery import Sender
 from bot.renderers import BATCHED_KINDS, renderers
-from bot.services import booking
+from bot.services import booking, retention
 from db.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,23 @@ def create_scheduler(app: App, sender: Sender) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    scheduler.add_job(
+        retention_purge, "cron", hour=3, minute=17, args=[app], id="retention",
+        max_instances=1, coalesce=True,
+    )
     return scheduler
+
+
+async def retention_purge(app: App) -> tuple[int, int]:
+    """Nightly: anonymise applications past their retention, forget old update ids."""
+    now = utcnow()
+    async with app.sessionmaker() as session, session.begin():
+        keep = timedelta(days=app.settings.retention_days)
+        anonymised = await retention.anonymise_due(session, app.programme, now, keep)
+        forgotten = await retention.purge_update_ids(session, now)
+    if anonymised:
+        log.info("retention: %s applications anonymised", anonymised)
+    return anonymised, forgotten
 
 
 async def expire_waitlist_offers(app: App) -> int:

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     throttle_burst: int = Field(default=15, ge=1)
     # Record each update id so a redelivered update is processed once.
     dedupe_updates: bool = True
+    # Applications are anonymised this many days after the call closes (grant settlement).
+    retention_days: int = Field(default=730, ge=1)
     # Where people write about their data; shown in the data-protection notice.
     privacy_contact: str = "solidarityfund.pl"
 
