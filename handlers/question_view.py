@@ -236,7 +236,7 @@ def occupied_text() -> str:
     )
 
 
-def place_verdict_line(place: dict[str, Any], checks: list[tuple[bool, Any]], language: str) -> str:
+def place_verdict_line(place: dict[str, Any], checks: list[bool], language: str) -> str:
     """E.g. "Wadowice — urban-rural gmina, 36,475 inhabitants (GUS, 2023) — meets it"."""
     name = place.get("name") or place.get("name_uk", "")
     parts = [html.escape(str(name))]
@@ -251,7 +251,7 @@ def place_verdict_line(place: dict[str, Any], checks: list[tuple[bool, Any]], la
         )
     line = " — ".join([parts[0], ", ".join(parts[1:])]) if len(parts) > 1 else parts[0]
     if checks:
-        if all(passed for passed, _value in checks):
+        if all(checks):
             line += " — " + _("meets the criterion ✅")
         else:
             line += " — " + _("above the programme's limit ⚠️")

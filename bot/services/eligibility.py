@@ -71,5 +71,14 @@ def evaluate(spec: AudienceSpec, answers: dict[str, Any]) -> Verdict:
     return Verdict(eligible=not reasons, reasons=reasons, needs_review=needs_review)
 
 
-def rules_on(spec: AudienceSpec, question_id: str) -> list[Rule]:
-    return [rule for rule in spec.eligibility if rule.question_id == question_id]
+def official_checks(spec: AudienceSpec, question_id: str, answers: dict[str, Any]) -> list[bool]:
+    """Whether a picked place meets the rules on its official figures ("population ≤ limit"),
+    shown right when it is picked; rules without an official figure to look at are left out."""
+    checks = []
+    for rule in spec.eligibility:
+        if rule.question_id != question_id or "." not in rule.field:
+            continue
+        value = resolve(answers, rule.field)
+        if value is not None:
+            checks.append(compare(value, rule.op, rule.value))
+    return checks
