@@ -284,11 +284,7 @@ async def pressed_place(
     )
     place = application.answers[callback_data.q]
     spec = programme.audience(application.audience)
-    checks = [
-        eligibility.check_rule(rule, application.answers)[:2]
-        for rule in eligibility.rules_on(spec, callback_data.q)
-        if rule.field != rule.question_id and place.get(rule.field.split(".", 1)[1]) is not None
-    ]
+    checks = eligibility.official_checks(spec, callback_data.q, application.answers)
     responder.edit(view.place_verdict_line(place, checks, _language(person)))
     render_step(responder, programme, step, person, edit=False)
 
