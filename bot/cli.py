@@ -91,26 +91,20 @@ async def cmd_load_reference(settings: Settings, args: argparse.Namespace) -> in
 
 
 async def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import prepare_database
+    from bot.cli_interns import open_session
     from bot.services import people
-    from db.engine import create_engine, create_sessionmaker
 
-    engine = create_engine(settings.database_url)
-    try:
-        await prepare_database(engine, settings)
-        async with create_sessionmaker(engine)() as session, session.begin():
-            if args.action == "list":
-                members = await people.staff_members(session)
-                for member in members:
-                    print(f"{member.telegram_id}\t{member.role}")
-                if not members:
-                    print("no staff yet: python -m bot staff add TELEGRAM_ID")
-            else:
-                role = {"add": "admin" if args.admin else "staff", "remove": "user"}[args.action]
-                await people.set_role(session, args.telegram_id, role)
-                print(f"{args.telegram_id} is now {role}")
-    finally:
-        await engine.dispose()
+    async with open_session(settings) as session:
+        if args.action == "list":
+            members = await people.staff_members(session)
+            for member in members:
+                print(f"{member.telegram_id}\t{member.role}")
+            if not members:
+                print("no staff yet: python -m bot staff add TELEGRAM_ID")
+            return 0
+        role = {"add": "admin" if args.admin else "staff", "remove": "user"}[args.action]
+        await people.set_role(session, args.telegram_id, role)
+    print(f"{args.telegram_id} is now {role}")
     return 0
 
 
