@@ -42,6 +42,7 @@ import os
 import platform
 import pstats
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -230,6 +231,12 @@ class Target:
     show no keyboards, so their presses carry the script's callback_data as it is."""
     errors: Counter[str] = field(default_factory=Counter)
     """Failed updates by exception name; the person sends the same step again."""
+    error_samples: dict[str, str] = field(default_factory=dict)
+    """The first message of each kind of error, for the report."""
+
+
+def _describe(error: BaseException) -> tuple[str, str]:
+    return type(error).__name__, " ".join(str(error).split())[:300]
 
 
 def observe(tg: FakeTelegram, payload: dict[str, Any]) -> None:
@@ -244,8 +251,8 @@ class Harness:
         self.bot = bot
         self.update_ids = itertools.count(1)
         self.fed = 0
-        self.failures: dict[int, str] = {}
-        """update_id → exception name, for updates that ended in an error handler."""
+        self.failures: dict[int, tuple[str, str]] = {}
+        """update_id → (exception name, message), for updates that ended in an error handler."""
 
     def watch_errors(self, dispatcher: Dispatcher) -> None:
         """Note every update whose processing raised, even when an error handler answered it
@@ -257,7 +264,7 @@ class Harness:
             data: dict[str, Any],
         ) -> Any:
             assert isinstance(event, ErrorEvent)
-            self.failures[event.update.update_id] = type(event.exception).__name__
+            self.failures[event.update.update_id] = _describe(event.exception)
             return await handler(event, data)
 
         dispatcher.error.outer_middleware(note)
@@ -278,22 +285,24 @@ class Harness:
         try:
             result = await target.dispatcher.feed_update(self.bot, event)
         except Exception as error:  # no error handler in the references: it comes up to here
-            self.failures[update_id] = type(error).__name__
+            self.failures[update_id] = _describe(error)
         else:
             if result is UNHANDLED:  # dropped by a middleware or no handler: nothing was done
-                self.failures.setdefault(update_id, "UNHANDLED")
+                self.failures.setdefault(update_id, ("UNHANDLED", "no handler took the update"))
         self.fed += 1
         failure = self.failures.pop(update_id, None)
         if failure is None:
             person.done += 1
             person.failed_in_a_row = 0
             return True
-        target.errors[failure] += 1
+        name, message = failure
+        target.errors[name] += 1
+        target.error_samples.setdefault(name, message)
         person.failed_in_a_row += 1
         if person.failed_in_a_row >= MAX_FAILURES_IN_A_ROW:
             raise BenchError(
                 f"{target.name}: person {person.user_id}, step {person.done + 1} "
-                f"({person.steps[person.done]}) failed {person.failed_in_a_row} times: {failure}"
+                f"({person.steps[person.done]}) failed {person.failed_in_a_row} times: {message}"
             )
         return False
 
@@ -407,6 +416,14 @@ class Result:
     people: int
     errors: int = 0
     """Updates that failed (the person was told so and sent the step again)."""
+    cpu_seconds: float = 0.0
+    """CPU time of this process in the phase (event loop, database threads, and the fake
+    Telegram server, which runs in the same process): less sensitive to other load on the
+    machine than wall time."""
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return self.cpu_seconds / self.updates * 1000 if self.updates else 0.0
 
     @property
     def per_second(self) -> float:
@@ -455,6 +472,7 @@ async def closed_loop(
     latencies: list[float] = []
     completions: list[float] = []
     errors = target.errors.total()
+    cpu = time.process_time()
     waiting_first = len(people)
     steady_from: float | None = None
     steady_to: float | None = None
@@ -496,6 +514,7 @@ async def closed_loop(
         latencies=latencies,
         people=len(people),
         errors=target.errors.total() - errors,
+        cpu_seconds=time.process_time() - cpu,
         steady_updates=sum(1 for t in completions if begin < t <= end),
         steady_seconds=max(0.0, end - begin),
     )
@@ -768,7 +787,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{result.people} people in {result.seconds:.2f} s = "
                     f"{result.per_second:.0f}/s; steady part {result.steady_updates} in "
                     f"{result.steady_seconds:.2f} s = {result.steady_per_second:.0f}/s "
-                    f"(per update p50 {result.percentile_ms(0.5):.0f} ms, "
+                    f"(per update: CPU {result.cpu_ms_per_update:.2f} ms, "
+                    f"p50 {result.percentile_ms(0.5):.0f} ms, "
                     f"p99 {result.percentile_ms(0.99):.0f} ms)" + _errors(result)
                 )
 
@@ -789,8 +809,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"max {result.percentile_ms(1.0):.1f} ms" + _errors(result)
                 )
             for target in targets:
-                if target.errors:
-                    say(f"FAILED UPDATES ({target.name}): {dict(target.errors)}")
+                for name, count in target.errors.items():
+                    say(
+                        f"FAILED UPDATES ({target.name}): {count} × {name}, e.g. "
+                        f"{target.error_samples[name]}"
+                    )
 
     if profile is not None:
         profile.dump_stats(args.profile)
@@ -819,6 +842,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "latency_seconds": args.latency_seconds,
         "steady_updates_per_s": round(bot.steady_per_second, 1),
         "steady_ratio_to_floor": round(bot.steady_per_second / floor_rate, 3),
+        "cpu_ms_per_update": round(bot.cpu_ms_per_update, 3),
+        "echo_cpu_ms_per_update": round(echo.cpu_ms_per_update, 3),
+        "floor_cpu_ms_per_update": round(floor.cpu_ms_per_update, 3),
         "closed_p50_ms": _ms(percentile(bot.latencies, 0.5)),
         "closed_p99_ms": _ms(percentile(bot.latencies, 0.99)),
         "errors": bot.errors + latency.errors,
@@ -867,7 +893,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reference-latency-seconds",
         type=float,
-        default=5.0,
+        default=3.0,
         help="length of the echo and floor open loops (at most --latency-seconds; 0 skips them)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed for names and choices")
@@ -882,10 +908,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # SIGTERM like Ctrl-C: the run unwinds, so a throwaway PostgreSQL database is dropped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     for name in ("aiogram", "aiogram.event", "aiogram.dispatcher", "bot", "handlers", "db"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("bot.app").setLevel(logging.ERROR)  # "running the DEMO programme": we know
+    # Failed updates are counted and summarised by the harness, not one traceback each.
+    logging.getLogger("handlers.errors").setLevel(logging.CRITICAL)
     summary = asyncio.run(run(args))
     print(json.dumps(summary, ensure_ascii=False))
 

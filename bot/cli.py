@@ -247,6 +247,38 @@ async def cmd_attendance(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """The same export staff get with /export, written to a file; audited without an actor."""
+    from pathlib import Path
+
+    from bot.cli_interns import open_session
+    from bot.i18n import create_i18n
+    from bot.programme import default_programme_path, load_programme
+    from bot.services import export, staff
+
+    programme = load_programme(settings.programme_file or default_programme_path())
+    i18n = create_i18n()
+    async with open_session(settings) as session:
+        with i18n.context(), i18n.use_locale(args.lang):
+            sheets = await export.sheets(session, programme, args.lang)
+        rows = sum(len(sheet.rows) for sheet in sheets)
+        if args.format == "xlsx":
+            content = export.to_xlsx(sheets)
+        elif args.sheet:
+            chosen = [s for s in sheets if s.name.casefold() == args.sheet.casefold()]
+            if not chosen:
+                print(f"no sheet {args.sheet!r}; sheets: {', '.join(s.name for s in sheets)}",
+                      file=sys.stderr)
+                return 1
+            content, rows = export.csv_bytes(chosen[0].header, chosen[0].rows), len(chosen[0].rows)
+        else:
+            content = export.to_csv_zip(sheets)
+        staff.audit_cli(session, "staff.export", target=args.format, count=rows)
+    await asyncio.to_thread(Path(args.output).write_bytes, content)
+    print(f"{args.output}: {rows} rows ({args.format})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -290,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_interns.add_commands(sub)
     _add_event_commands(sub)
+
+    export = sub.add_parser("export", help="applications, events and bookings as XLSX or CSV")
+    export.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    export.add_argument("-o", "--output", required=True, help="file to write (CSV: a .zip of "
+                        "one CSV per sheet, or one CSV with --sheet)")
+    export.add_argument("--sheet", help="CSV only: just this sheet (its name, e.g. Events)")
+    export.add_argument("--lang", choices=["pl", "uk", "en"], default="pl", help="headers")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -36,9 +36,10 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services import outbox
 from db.base import utcnow
 from db.models import Outbox, Person
 
@@ -212,7 +213,7 @@ class _GroupCommit:
         self._buffer.append((rows, outcome, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
-        await asyncio.shield(future)
+        await future
 
     async def _run(self) -> None:
         while self._buffer:
@@ -286,21 +287,18 @@ class Sender:
 
     async def _claim(self, limit: int | None = None) -> tuple[list[Outbox], dict[int, Person]]:
         now = self.clock()
+        limit = limit or self.batch_size
         async with self.sessionmaker() as session, session.begin():
-            due = (
-                select(Outbox.id)
-                .where(
-                    or_(
-                        (Outbox.status == "pending") & (Outbox.due_at <= now),
-                        (Outbox.status == "sending") & (Outbox.lease_until < now),
-                    )
-                )
-                .order_by(Outbox.priority, Outbox.due_at, Outbox.id)
-                .limit(limit or self.batch_size)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            claimed = await self._take(session, Outbox.id.in_(due.scalar_subquery()), now)
+            locking = session.get_bind().dialect.name == "postgresql"
+            ids: list[int] = []
+            for query in self._due_queries(now):
+                if len(ids) >= limit:
+                    break
+                query = query.limit(limit - len(ids))
+                if locking:
+                    query = query.with_for_update(skip_locked=True)
+                ids += (await session.scalars(query)).all()
+            claimed = await self._take(session, Outbox.id.in_(ids), now) if ids else []
             # Batched kinds (staff notices): take the chat's not-yet-due rows of the same kind
             # too, so they go out as one message instead of one each.
             for kind, chat_id in {
@@ -313,13 +311,30 @@ class Sender:
                     & (Outbox.status == "pending"),
                     now,
                 )
-            ids = {r.person_id for r in claimed if r.person_id is not None}
-            people = (
-                {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ids)))}
-                if ids
-                else {}
-            )
-            return claimed, people
+            people = {r.person_id for r in claimed if r.person_id is not None}
+            found = await session.scalars(select(Person).where(Person.id.in_(people)))
+            return claimed, {p.id: p for p in found} if people else {}
+
+    @staticmethod
+    def _due_queries(now: datetime) -> list[Select[int]]:
+        """Rows whose lease ran out, then due rows a priority at a time, earliest due first.
+
+        One query per priority walks the (status, due_at, priority) index in order and stops at
+        the limit; a single ORDER BY priority, due_at would sort every due row on each claim,
+        which is 100,000 rows while a big broadcast goes out.
+        """
+        due = (Outbox.status == "pending") & (Outbox.due_at <= now)
+        known = (outbox.PRIORITY_REMINDER, outbox.PRIORITY_NOTICE, outbox.PRIORITY_BROADCAST)
+        return [
+            select(Outbox.id).where(Outbox.status == "sending", Outbox.lease_until < now),
+            *(
+                select(Outbox.id).where(due, Outbox.priority == p).order_by(Outbox.due_at)
+                for p in known
+            ),
+            select(Outbox.id)
+            .where(due, Outbox.priority.not_in(known))
+            .order_by(Outbox.priority, Outbox.due_at),
+        ]
 
     async def _take(self, session: AsyncSession, condition: Any, now: datetime) -> list[Outbox]:
         result = await session.scalars(
@@ -373,10 +388,11 @@ class Sender:
 
     async def _pump(self, report: TickReport, *, once: bool, deadline: float) -> None:
         heap: list[_Entry] = []
-        waiting: dict[int, deque[_Entry]] = defaultdict(deque)  # behind a send to the same chat
+        waiting: dict[int, deque[_Entry]] = {}  # behind a send to the same chat
         busy: set[int] = set()
-        running: dict[asyncio.Task[None], _Entry] = {}
+        running: dict[asyncio.Future[Any], _Entry] = {}
         people: dict[int, Person] = {}
+        finished: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
         order = itertools.count()
         claim: asyncio.Task[tuple[list[Outbox], dict[int, Person]]] | None = None
         claims = 0
@@ -395,37 +411,42 @@ class Sender:
                     and backlog < max(1, self.batch_size // 2)
                 ):
                     claim = asyncio.create_task(self._claim())
+                    claim.add_done_callback(finished.put_nowait)
                     claims += 1
                 while heap and len(running) < self.concurrency and not self._stopping:
                     entry = heapq.heappop(heap)
-                    chat_id = entry[-1][0].chat_id
-                    if chat_id in busy:  # keep a chat's messages in order, one at a time
-                        waiting[chat_id].append(entry)
+                    first = entry[-1][0]
+                    if first.chat_id in busy:  # keep a chat's messages in order, one at a time
+                        waiting.setdefault(first.chat_id, deque()).append(entry)
                         continue
-                    busy.add(chat_id)
-                    person = people.get(entry[-1][0].person_id or 0)
+                    busy.add(first.chat_id)
+                    person = people.pop(first.person_id or 0, None)
                     task = asyncio.create_task(self._deliver(entry[-1], person, report))
+                    task.add_done_callback(finished.put_nowait)
                     running[task] = entry
-                pending = set(running) | ({claim} if claim is not None else set())
-                if not pending:
+                if not running and claim is None:
                     break
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if claim is not None and claim in done:
-                    rows, found = claim.result()
-                    claim = None
-                    people.update(found)
-                    report.claimed += len(rows)
-                    exhausted = exhausted or len(rows) < self.batch_size
-                    for group in self._group(rows):
-                        first = group[0]
-                        key = (first.priority, first.due_at, first.id, next(order), group)
-                        heapq.heappush(heap, key)
-                for finished in [t for t in running if t in done]:
-                    entry = running.pop(finished)
-                    chat_id = entry[-1][0].chat_id
+                done = [await finished.get()]
+                while not finished.empty():
+                    done.append(finished.get_nowait())
+                for future in done:
+                    if future is claim:
+                        claim = None
+                        rows, found = future.result()
+                        people.update(found)
+                        report.claimed += len(rows)
+                        exhausted = exhausted or len(rows) < self.batch_size
+                        for group in self._group(rows):
+                            first = group[0]
+                            key = (first.priority, first.due_at, first.id, next(order), group)
+                            heapq.heappush(heap, key)
+                        continue
+                    chat_id = running.pop(future)[-1][0].chat_id
                     busy.discard(chat_id)
-                    if waiting.get(chat_id):
+                    if chat_id in waiting:
                         heapq.heappush(heap, waiting[chat_id].popleft())
+                        if not waiting[chat_id]:
+                            del waiting[chat_id]
                 if self._stopping and heap:
                     await self.give_back(row for *_, group in heap for row in group)
                     heap.clear()
@@ -440,7 +461,7 @@ class Sender:
 
     async def _wind_down(
         self,
-        running: dict[asyncio.Task[None], _Entry],
+        running: dict[asyncio.Future[Any], _Entry],
         heap: list[_Entry],
         waiting: dict[int, deque[_Entry]],
         claim: asyncio.Task[tuple[list[Outbox], dict[int, Person]]] | None,
@@ -473,12 +494,18 @@ class Sender:
             return Skip("failed", f"no renderer for {first.kind}")
         if first.expires_at is not None and first.expires_at <= self.clock():
             return Skip("expired", "too late to be useful")
-        async with self.sessionmaker() as session:
+        session = self.sessionmaker()
+        try:
             if person is None and first.person_id is not None:
                 person = await session.get(Person, first.person_id)
             language = (person.language if person else None) or "pl"
             with self.i18n.context(), self.i18n.use_locale(language):
                 return await renderer(session, rows, person)
+        finally:
+            # Most renderers read nothing (or from a cache): a session that never touched the
+            # database has nothing to close, and closing costs a thread hop per message.
+            if session.sync_session.in_transaction() or session.sync_session.identity_map:
+                await session.close()
 
     async def _send(self, rows: list[Outbox], person: Person | None) -> Outcome:
         rendered = await self._render(rows, person)

@@ -55,12 +55,13 @@ def renderers(
 ) -> dict[str, Renderer]:
     # Meetings (reminders, seat offers, moved and cancelled events) are rendered next to the
     # booking card they resemble; imported here so bot/ does not load handlers/ at import.
-    from handlers import meetings
+    from handlers import meetings, staff_progress
 
     return {
         notifications.NEW_APPLICATION: new_applications,
         **match_renderers.renderers(programme),
         **meetings.outbox_renderers(programme, clock),
+        **staff_progress.renderers(),  # broadcasts and their final reports
     }
 
 

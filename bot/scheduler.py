@@ -12,10 +12,12 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from bot.commands import sync_staff_menus
 from bot.delivery import Sender
 from bot.renderers import BATCHED_KINDS, renderers
 from bot.services import booking, retention
 from db.base import utcnow
+from handlers.staff_progress import watch_broadcasts
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,19 @@ def create_scheduler(app: App, sender: Sender) -> AsyncIOScheduler:
     scheduler.add_job(
         retention_purge, "cron", hour=3, minute=17, args=[app], id="retention",
         max_instances=1, coalesce=True,
+    )
+    scheduler.add_job(
+        watch_broadcasts,
+        "interval",
+        seconds=3,  # how often a progress card changes, at most
+        args=[app.bot, app.sessionmaker, app.i18n, utcnow, sender.limiter],
+        id="broadcasts",
+        max_instances=1,
+        coalesce=True,
+    )
+    # Once, at start: staff menus as the roles are now (the CLI may have changed them).
+    scheduler.add_job(
+        sync_staff_menus, "date", args=[app.bot, app.i18n, app.sessionmaker], id="staff-menus"
     )
     return scheduler
 

@@ -105,18 +105,14 @@ class BroadcastSegment(CallbackData, prefix="bs"):
 
 
 class BroadcastStep(CallbackData, prefix="bw"):
-    """Draft broadcast `b`: next (language done), skip, fallback (`v` language), nomedia,
-    preview, now / later / at (confirm; `n` is the recipient count shown), drop."""
+    """Draft broadcast `b`: next (`v`: the language done), fallback (`v`: language), preview,
+    now / at (confirm; `v`: the recipient count shown), later, segments, drop."""
 
     b: int
     action: str
     v: str = ""
-    n: int = 0
 
 
 class BroadcastStop(CallbackData, prefix="bx"):
     b: int
 
-
-class ExportFormat(CallbackData, prefix="sx"):
-    fmt: str
