@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,17 @@ from bot.scheduler import create_scheduler, create_sender
 from bot.webhook import create_webhook_app
 
 log = logging.getLogger(__name__)
+
+
+def settle_memory() -> None:
+    """After start-up, move what lives for the whole run out of the garbage collector's sight.
+
+    About 300,000 long-lived objects (aiogram types, SQLAlchemy mappers, catalogs) would
+    otherwise be traversed again and again; a full collection paused the bot for ~600 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
 
 
 @asynccontextmanager
@@ -33,6 +45,7 @@ async def run_polling(app: App) -> None:
     log.info("polling as @%s", me.username)
     await register_commands(app.bot, app.i18n)
     await app.bot.delete_webhook(drop_pending_updates=False)
+    settle_memory()
     async with background_jobs(app):
         await app.dispatcher.start_polling(
             app.bot,
@@ -45,6 +58,7 @@ async def run_webhook(app: App) -> None:
     application = create_webhook_app(app)
     runner = web.AppRunner(application)
     await runner.setup()
+    settle_memory()
     site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
     await site.start()
     log.info("webhook listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)

@@ -23,7 +23,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # off by default in SQLite; the busy timeout turns a brief lock into a wait, not an error.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -40,6 +40,13 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite has one writer at a time. A few connections keep reads and the outbox sender
+        # going while an update writes; more would only wait inside SQLite's busy handler,
+        # which is not first-come-first-served (waits past the timeout failed as "database is
+        # locked" under load). Beyond these, updates queue fairly in the pool instead.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 3)
+        kwargs.setdefault("pool_timeout", 120)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from aiogram.types import (
@@ -110,6 +111,24 @@ def format_answer(question: Question, value: Any, language: str) -> str:
     if len(text) > SUMMARY_ANSWER_LIMIT:
         text = text[: SUMMARY_ANSWER_LIMIT - 1].rstrip() + "…"
     return html.escape(text)
+
+
+def plain(text: str) -> str:
+    """Programme texts may carry <b>/<i>; buttons and headings want the words only."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _within_limit(lines: list[str], limit: int = 4000) -> str:
+    """Whole lines up to Telegram's 4096 characters, so no HTML tag is ever cut in half."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > limit:
+            kept.append("…")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -268,7 +287,7 @@ def summary_card(
     lines = ["<b>" + _("Your answers") + "</b>", ""]
     buttons: list[InlineKeyboardButton] = []
     for number, (question, value) in enumerate(rows, start=1):
-        label = (question.label or question.text).get(language)
+        label = plain((question.label or question.text).get(language))
         lines.append(
             f"<b>{number}. {html.escape(label)}</b>\n{format_answer(question, value, language)}"
         )
@@ -280,9 +299,7 @@ def summary_card(
     if not submitted:
         lines += ["", _("Please check your answers. You can change any of them before sending.")]
         keyboard.append([_button(_("✅ Send the application"), Nav(action="submit").pack())])
-    text = "\n".join(lines)
-    if len(text) > 4000:  # Telegram's limit is 4096; long answers were already shortened
-        text = text[:3990] + "…"
+    text = _within_limit(lines)
     return text, InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
