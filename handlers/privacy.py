@@ -5,13 +5,16 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
+from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import privacy
 from db.models import Person
+from handlers.questionnaire import Clock
 
 
 class EraseConfirm(CallbackData, prefix="erase"):
@@ -59,11 +62,15 @@ async def erase(
     person: Person,
     session: AsyncSession,
     responder: Responder,
+    programme: Programme,
+    clock: Clock,
+    state: FSMContext,
 ) -> None:
     if not callback_data.confirm:
         responder.edit(_("Nothing was deleted."))
         return
-    await privacy.erase(session, person)
+    await privacy.erase(session, person, programme, clock())
+    await state.clear()  # a half-written wizard step lives in FSM storage (memory or Redis)
     responder.edit(
         _("Your data has been deleted. If you write to the bot again, we will start afresh.")
     )
