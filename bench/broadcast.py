@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -281,7 +282,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 api = TelegramAPIServer.from_base(api_base)
                 bot = create_bot(settings, AiohttpSession(api=api, limit=200))
                 i18n = create_i18n()
-                sender = Sender(bot, sessionmaker, i18n, renderers(), rate=args.rate_limit)
+                sender = Sender(
+                    bot, sessionmaker, i18n, renderers(), rate=args.rate_limit,
+                    concurrency=args.concurrency,
+                )  # fmt: skip
+                gc.collect()  # as bot.scheduler.create_sender does in production
+                gc.freeze()
                 baseline = rss_now_mb()  # everything imported, the people in the database
                 load_before = os.getloadavg()[0]
                 started = time.monotonic()
@@ -348,6 +354,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "left": progress.left,
         },
         "broadcast_status": status,
+        "concurrency": sender.concurrency,
         "max_in_flight": sender.max_in_flight,
         "cpu_ms_per_message": round(cpu_s * 1000 / max(1, counted["attempts"]), 3),
         "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -383,6 +390,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--blocked-share", type=float, default=0.0, help="chats that are 403")
     parser.add_argument("--flood-share", type=float, default=0.0, help="sends that get 429")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--concurrency", type=int, help="sends in flight (default: the sender's)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

@@ -3,6 +3,7 @@ the job that starts scheduled broadcasts and keeps their cards up to date."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -31,23 +32,32 @@ log = logging.getLogger(__name__)
 
 
 class BroadcastRenderer:
-    """A recipient's message (or the part of it that is due); the broadcast itself is read once
-    every few seconds, not once per recipient."""
+    """A recipient's message (or the part of it that is due). The broadcast is read once every
+    few seconds — one read however many renders wait for it — not once per recipient."""
 
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
-        self._cache: dict[int, tuple[float, Broadcast | None, dict[str, Any]]] = {}
+        self._cache: dict[int, tuple[float, asyncio.Future[Broadcast | None], dict[str, Any]]] = {}
 
     async def _messages(
         self, session: AsyncSession, broadcast_id: int, language: str
     ) -> list[broadcast_text.Message] | None:
-        fetched, item, parts = self._cache.get(broadcast_id, (0.0, None, {}))
-        if time.monotonic() - fetched > self.ttl:
-            item, parts = await session.get(Broadcast, broadcast_id), {}
-            self._cache = {k: v for k, v in self._cache.items() if time.monotonic() - v[0] < 60}
-            self._cache[broadcast_id] = (time.monotonic(), item, parts)
+        now = time.monotonic()
+        entry = self._cache.get(broadcast_id)
+        if entry is None or now - entry[0] > self.ttl:
+            entry = (now, asyncio.get_running_loop().create_future(), {})
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 60}
+            self._cache[broadcast_id] = entry
+            try:
+                entry[1].set_result(await session.get(Broadcast, broadcast_id))
+            except BaseException as exc:
+                del self._cache[broadcast_id]
+                entry[1].set_exception(exc)
+                raise
+        item = await asyncio.shield(entry[1])
         if item is None or item.status == "cancelled":
             return None
+        parts = entry[2]
         if language not in parts:
             parts[language] = broadcast_text.messages(item, language)
         return list(parts[language])
@@ -195,17 +205,21 @@ async def stop(
     responder: Responder,
     clock: Clock,
 ) -> None:
+    item = await session.get(Broadcast, callback_data.b)
+    began = item is not None and item.status == "running"
     try:
         cancelled = await broadcast.cancel(session, callback_data.b, person, clock())
     except broadcast.BroadcastError as error:
         responder.toast(view.broadcast_error(error), alert=True)
         return
     responder.toast(_("Stopped."))
-    responder.send(
-        _("Broadcast #{id} is stopped; {people} will not get it.").format(
-            id=callback_data.b, people=view.people_count(cancelled, person.language or "pl")
-        )
+    people = view.people_count(cancelled, person.language or "pl")
+    text = (
+        _("Broadcast #{id} is stopped; {people} will not get it.")
+        if began
+        else _("Broadcast #{id} is cancelled before it began; nothing was sent.")
     )
+    responder.send(text.format(id=callback_data.b, people=people))
 
 
 def create_router() -> Router:

@@ -44,6 +44,7 @@ def help_text() -> str:
         "Here Polish local governments apply to host an intern from a Ukrainian hromada, "
         "and interns register for the programme.\n\n"
         "/start — start or continue\n"
+        "/meetings — information meetings: dates and your booking\n"
         "/language — change language\n"
         "/cancel — stop the current step\n"
         "/mydata — the data we hold about you\n"

@@ -520,8 +520,9 @@ async def attendees(
 async def release_all(
     session: AsyncSession, programme: Programme, person: Person, now: datetime
 ) -> int:
-    """End every live entry of a person, passing held seats on (call before erasing them:
-    deleting the person row alone would leave their seats counted as taken)."""
+    """For erasure (/delete): end every live entry of the person, cut-off or not; seats they
+    held go to the next in line, their reminders are withdrawn. Deleting the person row alone
+    would leave their seats counted as taken."""
     entries = await session.scalars(
         select(Booking).where(
             Booking.person_id == person.id,

@@ -212,7 +212,7 @@ async def test_schedule_for_later_then_cancel(bot, tg, user_factory, clock) -> N
     assert await sender.drain() == 0  # not yet
     await staff.send("/broadcasts")
     await staff.press("Stop #")
-    assert "is stopped" in staff.last_message().text
+    assert "cancelled before it began" in staff.last_message().text
     clock.now = datetime.now(UTC) + timedelta(days=3)
     await watch_broadcasts(bot.bot, bot.sessionmaker, bot.i18n, clock)
     assert await sender.drain() == 0
