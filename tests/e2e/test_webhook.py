@@ -10,8 +10,8 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.programme import PROGRAMMES_DIR
-from bot.webhook import create_webhook_app
 from bot.settings import Settings
+from bot.webhook import create_webhook_app
 from tests.e2e.conftest import TOKEN, onboard
 
 SECRET = "webhook-secret-0123456789"
