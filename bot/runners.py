@@ -31,13 +31,17 @@ def settle_memory() -> None:
 
 @asynccontextmanager
 async def background_jobs(app: App) -> AsyncIterator[None]:
-    """The outbox sender, ticked by APScheduler, for as long as the bot runs."""
-    scheduler = create_scheduler(app, create_sender(app))
+    """The outbox sender, ticked by APScheduler, for as long as the bot runs. On the way out
+    the sends in flight finish and are recorded, and claimed rows not yet sent are given back,
+    so a graceful restart repeats nothing."""
+    sender = create_sender(app)
+    scheduler = create_scheduler(app, sender)
     scheduler.start()
     try:
         yield
     finally:
         scheduler.shutdown(wait=False)
+        await sender.close()
 
 
 async def run_polling(app: App) -> None:

@@ -6,7 +6,6 @@ would lose them, and two schedulers sharing a store would run jobs twice.
 
 from __future__ import annotations
 
-import gc
 import logging
 from datetime import timedelta
 
@@ -25,11 +24,6 @@ log = logging.getLogger(__name__)
 
 def create_sender(app: App) -> Sender:
     settings = app.settings
-    # Everything is imported and built by now. aiogram's and pydantic's object graph is large,
-    # lives as long as the process and is never garbage: frozen, the collector stops walking
-    # it over and over (a quarter of the sender's CPU at 1,000 messages a second).
-    gc.collect()
-    gc.freeze()
     return Sender(
         app.bot,
         app.sessionmaker,
