@@ -45,7 +45,7 @@ extract-messages: install
 		-o locales/messages.pot bot handlers
 
 update-messages: extract-messages
-	$(PYBABEL) update --no-fuzzy-matching --width 100 -D messages -i locales/messages.pot -d locales
+	$(PYBABEL) update --no-fuzzy-matching --ignore-obsolete --width 100 -D messages -i locales/messages.pot -d locales
 	$(PY) tools/catalogs.py fill-english
 
 # Several people (or agents) may add texts at once: this takes a lock, refreshes the catalogs,
