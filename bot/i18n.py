@@ -16,8 +16,9 @@ from aiogram.utils.i18n import lazy_gettext as __
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal
 
+from bot.programme import LANGUAGES
+
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
-LANGUAGES = ("pl", "uk", "en")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
 # Polish contacts live by Warsaw time, interns by Kyiv time; English speakers are usually staff

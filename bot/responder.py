@@ -60,10 +60,6 @@ class Responder:
         message = update.message or update.edited_message
         return cls(bot, message.chat.id if message is not None else None)
 
-    @property
-    def pending(self) -> list[TelegramMethod[Any]]:
-        return list(self._queue)
-
     def send(self, text: str, reply_markup: Markup | None = None) -> None:
         if self.chat_id is None:
             return

@@ -22,9 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
 
-LANGUAGES = ("pl", "uk", "en")
-ROLES = ("user", "staff", "admin")
-
 
 class Gmina(Base):
     """A Polish gmina from the TERC register with its GUS population."""
@@ -135,9 +132,6 @@ class Person(Base):
         return self.consent_at is not None
 
 
-APPLICATION_STATUSES = ("draft", "submitted", "eligible", "ineligible", "withdrawn")
-
-
 class Application(Base):
     """One person's answers to one programme's questionnaire, saved as each answer is given.
 
@@ -173,9 +167,6 @@ class Application(Base):
     @property
     def is_submitted(self) -> bool:
         return self.submitted_at is not None
-
-
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
 
 
 class Outbox(Base):
@@ -302,9 +293,6 @@ class Event(Base):
     status: Mapped[str] = mapped_column(String(12), default="scheduled")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-BOOKING_STATUSES = ("active", "waitlisted", "offered", "cancelled", "expired")
 
 
 class Booking(Base):

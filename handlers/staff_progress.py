@@ -15,7 +15,6 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import RateLimiter, Rendered, Renderer, Skip
@@ -180,11 +179,7 @@ async def list_broadcasts(
     message: Message, session: AsyncSession, person: Person, responder: Responder
 ) -> None:
     language = person.language or "pl"
-    items = await session.scalars(
-        select(Broadcast)
-        .where(Broadcast.status.in_(("scheduled", "running")))
-        .order_by(Broadcast.scheduled_at)
-    )
+    items = await broadcast.scheduled_or_running(session)
     rows, lines = [], [_("<b>Scheduled and running broadcasts</b>")]
     for item in items:
         when = format_datetime(item.scheduled_at or item.created_at, language, person.time_zone)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import UNREACHABLE_PREFIX
+from bot.programme import LANGUAGES
 from bot.services import outbox, segments
 from bot.services.broadcast_text import (
     BroadcastError,
@@ -31,7 +32,7 @@ from bot.services.broadcast_text import (
 from bot.services.questionnaire import StaleAction
 from bot.services.segments import Segment
 from db.base import UTCDateTime
-from db.models import LANGUAGES, Broadcast, Outbox, Person
+from db.models import Broadcast, Outbox, Person
 from db.repositories import people as repo
 
 KIND = "broadcast"
@@ -319,6 +320,16 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         select(bucket, func.count()).where(Outbox.broadcast_id == broadcast_id).group_by(bucket)
     )
     return Progress(**{name: int(n) for name, n in rows.all()})
+
+
+async def scheduled_or_running(session: AsyncSession) -> list[Broadcast]:
+    """What staff can still stop."""
+    result = await session.scalars(
+        select(Broadcast)
+        .where(Broadcast.status.in_(("scheduled", "running")))
+        .order_by(Broadcast.scheduled_at)
+    )
+    return list(result.all())
 
 
 async def active(session: AsyncSession, now: datetime) -> list[Broadcast]:

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from db.models import LANGUAGES, Broadcast
+from bot.programme import LANGUAGES
+from db.models import Broadcast
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024

@@ -150,16 +150,12 @@ def _ensure_open(programme: Programme, application: Application, now: datetime) 
 
 
 def _advance(programme: Programme, application: Application) -> Step:
-    spec = programme.audience(application.audience)
-    if application.editing:
-        # Back to the summary, unless the change opened a new question (a new branch).
-        nxt = _first_open(spec, application.answers)
-        if nxt is None:
-            application.editing = False
-        application.current_question = nxt.id if nxt else None
-    else:
-        nxt = _first_open(spec, application.answers)
-        application.current_question = nxt.id if nxt else None
+    # The next unanswered question; after an edit that is the summary, unless the change
+    # opened a new branch, which is asked first.
+    nxt = _first_open(programme.audience(application.audience), application.answers)
+    application.current_question = nxt.id if nxt else None
+    if nxt is None:
+        application.editing = False
     if application.is_submitted and application.current_question is None:
         reevaluate(programme, application)
     return current_step(programme, application)

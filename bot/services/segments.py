@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import LANGUAGES, Application, Booking, Event, Person
+from bot.programme import LANGUAGES
+from db.models import Application, Booking, Event, Person
 
 KINDS = (
     "everyone",
