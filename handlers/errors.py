@@ -14,8 +14,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import DEFAULT_LANGUAGE, _
+from bot.services import staff
 from bot.services.answers import InvalidAnswer
 from bot.services.questionnaire import ApplicationsClosed, StaleAction
 from handlers.question_view import invalid_text
@@ -42,10 +44,39 @@ async def on_invalid(
         await _tell(bot, event, invalid_text(event.exception))
 
 
-async def on_stale(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LANGUAGE) -> None:
+async def on_stale(
+    event: ErrorEvent,
+    bot: Bot,
+    i18n: I18n,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    locale: str = DEFAULT_LANGUAGE,
+) -> None:
     log.info("update %s: stale or forged action (%s)", event.update.update_id, event.exception)
+    await _audit_refusal(sessionmaker, event)
     with i18n.context(), i18n.use_locale(locale):
         await _tell(bot, event, _("This button is no longer active."), alert=False)
+
+
+async def _audit_refusal(
+    sessionmaker: async_sessionmaker[AsyncSession], event: ErrorEvent
+) -> None:
+    """Every refused action is in the audit log: who, what, refused. The update's own
+    transaction was rolled back, so the entry is written in one of its own."""
+    update = event.update
+    query, message = update.callback_query, update.message
+    user = query.from_user if query is not None else message.from_user if message else None
+    if user is None or user.is_bot:
+        return
+    if query is not None:
+        data = query.data
+    else:  # a message: only a command is kept, never what someone typed
+        text = (message.text if message else None) or ""
+        data = text.split(maxsplit=1)[0] if text.startswith("/") else None
+    try:
+        async with sessionmaker() as session, session.begin():
+            await staff.audit_refused(session, user.id, data, str(event.exception))
+    except Exception as exc:  # the refusal itself was answered; the entry is best effort
+        log.error("update %s: refusal not audited: %s", update.update_id, type(exc).__name__)
 
 
 async def on_closed(

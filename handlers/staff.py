@@ -30,12 +30,35 @@ from handlers import (
     staff_progress,
 )
 from handlers import staff_views as view
-from handlers.callbacks import BroadcastSegment, BroadcastStep, BroadcastStop
+from handlers.callbacks import (
+    BroadcastSegment,
+    BroadcastStep,
+    BroadcastStop,
+    MatchHost,
+    MatchIntern,
+    StaffAttendance,
+    StaffChoice,
+    StaffEvent,
+)
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
 
-STAFF_COMMANDS = ("stats", "export", "broadcast", "broadcasts", "staff")
-STAFF_PREFIXES = tuple(f"{c.__prefix__}:" for c in (BroadcastSegment, BroadcastStep, BroadcastStop))
+# Every command and button of the staff routers (this module, staff_matching, staff_events):
+# from anyone else they reach the denied router below and are audit-logged.
+STAFF_COMMANDS = (
+    "stats", "export", "broadcast", "broadcasts", "staff", "invite", "match", "events", "newevent"
+)
+STAFF_BUTTONS = (
+    BroadcastSegment,
+    BroadcastStep,
+    BroadcastStop,
+    MatchIntern,
+    MatchHost,
+    StaffEvent,
+    StaffAttendance,
+    StaffChoice,
+)
+STAFF_PREFIXES = tuple(f"{c.__prefix__}:" for c in STAFF_BUTTONS)
 ROLES = {"add": "staff", "admin": "admin", "remove": "user"}
 
 

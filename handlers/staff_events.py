@@ -24,7 +24,7 @@ from bot.i18n import _, __, format_datetime, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
-from bot.services import events
+from bot.services import events, staff
 from bot.services.booking import BookingError
 from bot.services.events import EventDraft, EventError
 from db.models import Application, Event, Person
@@ -546,6 +546,8 @@ class ExplainStaffErrors(BaseMiddleware):
             text = str(template).format(**error.params)
             responder: Responder = data["responder"]
             if isinstance(event, CallbackQuery):
+                if error.code in ("stale", "unknown"):  # an old or forged button: audited
+                    await staff.audit_refused(data["session"], event.from_user.id, event.data)
                 responder.toast(text, alert=True)
             else:
                 responder.send(text)

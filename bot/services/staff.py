@@ -98,6 +98,27 @@ def audit_denied(
     )
 
 
+REFUSED = "action.refused"
+
+
+async def audit_refused(
+    session: AsyncSession, telegram_id: int, data: str | None, reason: str | None = None
+) -> None:
+    """A press or command refused as stale or forged (someone else's booking, draft or form,
+    an id that does not exist). The actor is the person row, so /delete unlinks it; `data` is
+    callback data (opaque ids) or a bare command, never what someone typed."""
+    person = await people.on_contact(session, telegram_id)
+    detail: dict[str, object] = {}
+    if data:
+        detail["data"] = data[:100]
+    if reason:
+        detail["reason"] = reason[:60]
+    prefix = data.split(":", 1)[0][:40] if data else None
+    repo.add_audit(
+        session, REFUSED, actor=person, target=prefix, detail=detail or None, allowed=False
+    )
+
+
 def audit(
     session: AsyncSession,
     person: Person,
