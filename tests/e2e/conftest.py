@@ -19,6 +19,21 @@ from bot.settings import Settings
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.user import FakeUser
 
+# Figures the property tests report (examples run, refusals, hits), printed after the run.
+FIGURES: dict[str, str] = {}
+
+
+def record_figure(name: str, text: str) -> None:
+    FIGURES[name] = text
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("figures")
+        for name, text in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {text}")
+
+
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STAFF_ID = 900_000_001
 
