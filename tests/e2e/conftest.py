@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 import pytest
 
 from bot.app import App, build_app
+from bot.logging_setup import QUIET_LOGGERS
 from bot.programme import PROGRAMMES_DIR
 from bot.settings import Settings
+from tests.fakes import canary
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.user import FakeUser
 
@@ -34,6 +37,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
             terminalreporter.write_line(f"{name}: {text}")
 
 
+# The canary bot token: it must never appear in a log line either (see `canary_logs`).
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STAFF_ID = 900_000_001
 
@@ -135,3 +139,51 @@ async def onboard(user: FakeUser, language_label: str) -> None:
     await user.send("/start")
     await user.press(language_label)
     await user.press(0)  # the notice has a single button
+
+
+class EveryLine(logging.Handler):
+    """Keeps every record of the run as the production formatter would print it, with its
+    traceback, so the session can be searched for personal data at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.extend(self.format(record).splitlines())
+        except Exception:  # a record that cannot be formatted is a bug of its own
+            self.lines.append(f"UNFORMATTABLE {record.name}: {record.msg!r} {record.args!r}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def canary_logs() -> Iterator[EveryLine]:
+    """Issue 7, item 8: the whole e2e suite runs with canary names, e-mails, phones and token
+    (FakeUser notes everything a person shows or types, see tests/fakes/canary.py) while every
+    log record is kept at DEBUG, as with LOG_LEVEL=DEBUG in production (SQL loggers quiet);
+    at the end, not one line may contain a canary."""
+    root = logging.getLogger()
+    handler = EveryLine()
+    saved_level = root.level
+    saved = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(saved_level)
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+    canary.REGISTRY.add(TOKEN)
+    canary.REGISTRY.add(TOKEN.split(":", 1)[1])
+    hits = canary.REGISTRY.search(handler.lines)
+    record_figure(
+        "canary logs",
+        f"{len(handler.lines)} log lines searched for {len(canary.REGISTRY.values)} canary "
+        f"values, hits {len({value for value, _line in hits})}",
+    )
+    if hits:
+        shown = "\n".join(f"{value!r} in: {line[:300]}" for value, line in hits[:20])
+        pytest.fail(f"personal data or the token reached the logs:\n{shown}", pytrace=False)

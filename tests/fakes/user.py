@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from tests.fakes import canary
 from tests.fakes.telegram_server import (
     CallbackAnswer,
     FakeTelegram,
@@ -63,14 +64,17 @@ class FakeUser:
         self,
         tg: FakeTelegram,
         user_id: int,
-        first_name: str = "Anna",
+        first_name: str = canary.FIRST_NAME,
         language_code: str = "pl",
         *,
-        last_name: str | None = None,
-        username: str | None = None,
+        last_name: str | None = canary.LAST_NAME,
+        username: str | None = canary.USERNAME,
         phone: str = "+48600100200",
         timeout: float = 10.0,
+        canaries: canary.Canaries | None = canary.REGISTRY,
     ) -> None:
+        """`canaries`: where what this person shows and types is noted as personal data that
+        must never reach the logs (None for the fuzzer's random input)."""
         self.tg = tg
         self.user_id = user_id
         self.first_name = first_name
@@ -80,6 +84,10 @@ class FakeUser:
         self.phone = phone
         self.timeout = timeout
         self._last_sent: dict[str, Any] | None = None
+        self.canaries = canaries
+        if canaries is not None:
+            for value in (first_name, last_name, username, phone):
+                canaries.add(value)
 
     # ---------------------------------------------------------------- identity
 
@@ -117,6 +125,8 @@ class FakeUser:
 
     async def send(self, text: str) -> int:
         """Send a text; a leading ``/command`` gets the bot_command entity clients add."""
+        if self.canaries is not None:
+            self.canaries.typed(text)
         content: dict[str, Any] = {"text": text}
         command = _COMMAND_RE.match(text)
         if command is not None:
@@ -179,6 +189,8 @@ class FakeUser:
 
     async def share_contact(self, phone: str | None = None) -> int:
         """Share the own contact card, as the request_contact button does."""
+        if self.canaries is not None:
+            self.canaries.add(phone or self.phone)
         contact: dict[str, Any] = {
             "phone_number": phone or self.phone,
             "first_name": self.first_name,
@@ -212,6 +224,8 @@ class FakeUser:
         """Edit the user's last message (an ``edited_message`` update)."""
         if self._last_sent is None or "text" not in self._last_sent:
             raise AssertionError(f"user {self.user_id} has no text message to edit")
+        if self.canaries is not None:
+            self.canaries.typed(text)
         edited = {**self._last_sent, "text": text, "edit_date": int(time.time())}
         edited.pop("entities", None)
         self._last_sent = edited
@@ -219,6 +233,9 @@ class FakeUser:
 
     async def forward(self, text: str, *, sender_name: str = "Olena Kovalenko") -> int:
         """Forward someone else's text message into the chat with the bot."""
+        if self.canaries is not None:
+            self.canaries.add(sender_name)
+            self.canaries.typed(text)
         origin = {
             "type": "user",
             "date": int(time.time()) - 3600,
