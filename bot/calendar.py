@@ -12,9 +12,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
 from db.models import Booking, Event
 
 PRODID = "-//WIN4UA//win4ua-bot//EN"
@@ -45,6 +42,11 @@ def booking_ics(
     cancelled: bool = False,
 ) -> bytes:
     """One VEVENT for this booking; `cancelled` marks it so calendars drop the entry."""
+    # Imported here: icalendar (with dateutil and ctypes) is ~4 MB a bot process otherwise
+    # carries from start-up whether or not anyone books.
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     zone = ZoneInfo(time_zone)
     start = event.starts_at.astimezone(zone)
     entry = CalendarEvent()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from bot import lean_aiogram
 from bot.app import App
 from bot.commands import register_commands
 from bot.scheduler import create_scheduler, create_sender
@@ -23,7 +25,10 @@ def settle_memory() -> None:
 
     About 300,000 long-lived objects (aiogram types, SQLAlchemy mappers, catalogs) would
     otherwise be traversed again and again; a full collection paused the bot for ~600 ms.
+    The aiogram models every update and send needs are built first (see `bot.lean_aiogram`),
+    so that they are among them and no update waits for one.
     """
+    lean_aiogram.warm_up()
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
@@ -66,8 +71,17 @@ async def run_webhook(app: App) -> None:
     site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
     await site.start()
     log.info("webhook listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)
+    # SIGTERM (a deploy, systemd, docker stop) ends the run the way a graceful stop should: the
+    # sends in flight finish and are recorded, so the next start repeats none of them.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
         async with background_jobs(app):
-            await asyncio.Event().wait()
+            await stop.wait()
+        log.info("webhook: stopped by a signal")
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
         await runner.cleanup()

@@ -14,18 +14,19 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
 from bot.programme import Programme, Question
 from db.models import Application, Booking, Event, Person
+
+if TYPE_CHECKING:  # openpyxl is imported by the export itself: ~5 MB the bot needs only then
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 ZONE = ZoneInfo("Europe/Warsaw")
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -274,6 +275,8 @@ async def sheets(session: AsyncSession, programme: Programme, language: str) -> 
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any, *, as_text: bool = False) -> WriteOnlyCell:
+    from openpyxl.cell import WriteOnlyCell
+
     if as_text and value is not None:
         value = str(value)
     cell = WriteOnlyCell(sheet, value=neutralise(value))
@@ -287,6 +290,8 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any, *, as_text: bool = False) -> Wr
 
 
 def to_xlsx(data: Iterable[Sheet]) -> bytes:
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     for sheet in data:
         worksheet = workbook.create_sheet(_sheet_title(sheet.name))

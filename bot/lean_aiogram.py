@@ -1,0 +1,101 @@
+"""Build aiogram's pydantic models when they are first used, not all at import.
+
+aiogram declares its ~400 Telegram types with `defer_build=True`, but `aiogram.types` then
+calls `model_rebuild()` on every one of them at import, which builds a validator and a
+serializer for each, nested types inlined again in every type that holds them. That is about
+105 MB of the bot's resident memory (aiogram 3.31, pydantic 2.13) and 2–4 s of start-up, for
+a bot that receives a handful of update kinds and calls a dozen methods.
+
+`install()`, called before anything imports aiogram, keeps that import-time loop from
+building: it records the namespace aiogram passes (every type by name, which the types'
+postponed annotations need), and later builds a model with it when pydantic first asks (its
+own deferred-build path: the first validation or serialisation). `warm_up()` builds the
+models every update and every send needs at start-up, so no update waits for a build.
+
+Only aiogram's classes are touched, and only how and when their schemas are built: the
+validators are the same ones aiogram would have built.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+
+_state: dict[str, Any] = {"installed": False, "namespace": None}
+
+
+def install() -> bool:
+    """Defer aiogram's model building. False when aiogram was imported already (too late)."""
+    if _state["installed"]:
+        return True
+    if "aiogram" in sys.modules:
+        return False
+    original = BaseModel.model_rebuild.__func__  # type: ignore[attr-defined]
+
+    def model_rebuild(
+        cls: type[BaseModel],
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        if cls.__module__.startswith("aiogram."):
+            caller = sys._getframe(1).f_globals.get("__name__")
+            if caller == "aiogram.types" and _types_namespace is not None and not force:
+                _state["namespace"] = _types_namespace  # the import-time loop: build later
+                return None
+            if _types_namespace is None:
+                _types_namespace = _state["namespace"]
+        return original(  # type: ignore[no-any-return]
+            cls,
+            force=force,
+            raise_errors=raise_errors,
+            _parent_namespace_depth=_parent_namespace_depth + 1,
+            _types_namespace=_types_namespace,
+        )
+
+    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[method-assign,assignment]
+    _state["installed"] = True
+    return True
+
+
+def warm_up() -> None:
+    """Build what every update and every send uses, before the first update arrives."""
+    from aiogram import methods, types
+    from aiogram.methods.base import Response
+
+    for model in (
+        types.Update,
+        types.Message,
+        types.CallbackQuery,
+        types.ChatMemberUpdated,
+        types.InlineKeyboardMarkup,
+        types.ReplyKeyboardMarkup,
+        types.ReplyKeyboardRemove,
+        types.InputFile,
+        types.BotCommand,
+        types.User,
+    ):
+        _build(model)
+    for method in (
+        methods.SendMessage,
+        methods.EditMessageText,
+        methods.EditMessageReplyMarkup,
+        methods.AnswerCallbackQuery,
+        methods.SendDocument,
+        methods.SendPhoto,
+        methods.GetUpdates,
+        methods.GetMe,
+        methods.SetMyCommands,
+        methods.DeleteWebhook,
+    ):
+        _build(method)
+        _build(Response[method.__returning__])  # type: ignore[name-defined]
+
+
+def _build(model: Any) -> None:
+    if isinstance(model, type) and issubclass(model, BaseModel) and not model.__pydantic_complete__:
+        model.model_rebuild()
