@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Dispatcher, F, Router
 
 from handlers import (
@@ -41,3 +43,32 @@ def setup_routers(dispatcher: Dispatcher) -> None:
         fallback.create_router(),  # last: polite answers to whatever is left
     )
     dispatcher.include_routers(errors.create_router(), private)
+    keep_on_event_loop(dispatcher)
+
+
+def keep_on_event_loop(root: Router) -> None:
+    """Make every plain (non-async) filter run on the event loop.
+
+    aiogram calls a filter that is not a coroutine function through `asyncio.to_thread`, magic
+    filters (`F.text`, `F.chat.type == "private"`) included: a thread hand-off, and a second
+    one back to the loop, to read an attribute. Our filters only look at the update, so they
+    are wrapped in a coroutine that calls them directly. Handlers must be coroutines anyway.
+    """
+    for router in root.chain_tail:
+        for observer in router.observers.values():
+            for handler in observer.handlers:
+                if not handler.awaitable:
+                    raise TypeError(f"handler {handler.callback!r} must be a coroutine function")
+            # The observer's own object holds the router-wide filters (`router.message.filter`).
+            for handler in [observer._handler, *observer.handlers]:
+                for event_filter in handler.filters or ():
+                    if not event_filter.awaitable:
+                        event_filter.callback = _as_coroutine(event_filter.callback)
+                        event_filter.awaitable = True
+
+
+def _as_coroutine(check: Any) -> Any:
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return checked

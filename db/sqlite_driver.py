@@ -1,0 +1,148 @@
+"""One thread round trip per SQLite statement.
+
+aiosqlite runs each sqlite3 call on the connection's own thread and hands the result back to
+the event loop. SQLAlchemy's adapter calls it once to open a cursor, once to execute, once to
+fetch and once to close: four round trips, each waking a thread and then the loop, for a
+statement SQLite itself answers in microseconds. On the bot's hot path those hand-offs cost
+more CPU than the SQL.
+
+`OneHopConnection` is aiosqlite's connection with a cursor that does all of that in a single
+round trip: it executes, reads the first `PREFETCH_ROWS` rows and closes the sqlite3 cursor on
+the worker thread, and keeps copies of what SQLAlchemy reads afterwards (description, rowcount,
+lastrowid). A result longer than that keeps its cursor open and further fetches go to the
+thread again, so streamed queries (`yield_per`, `stream`) still hold only a page in memory.
+Everything else (transactions, errors, closing) is aiosqlite's own, unchanged, and all sqlite3
+objects are still touched only on the connection's thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.engine import URL
+
+PREFETCH_ROWS = 500
+
+
+class OneHopCursor:
+    """The subset of aiosqlite's cursor that SQLAlchemy's adapter uses."""
+
+    arraysize = 1
+
+    def __init__(self, connection: OneHopConnection) -> None:
+        self._connection = connection
+        self._cursor: sqlite3.Cursor | None = None  # open only while rows remain
+        self._rows: deque[Any] = deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    # SQLAlchemy enters the cursor as an async context manager; there is nothing to open.
+    async def __aenter__(self) -> OneHopCursor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __await__(self) -> Any:
+        async def itself() -> OneHopCursor:
+            return self
+
+        return itself().__await__()
+
+    async def execute(self, sql: str, parameters: Any = ()) -> OneHopCursor:
+        await self._run(lambda cursor: cursor.execute(sql, parameters))
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> OneHopCursor:
+        await self._run(lambda cursor: cursor.executemany(sql, parameters))
+        return self
+
+    async def _run(self, statement: Any) -> None:
+        await self.close()
+        connection = self._connection
+
+        def on_thread() -> tuple[sqlite3.Cursor | None, Any, int, int | None, list[Any]]:
+            cursor = connection._conn.cursor()
+            try:
+                statement(cursor)
+                rows = cursor.fetchmany(PREFETCH_ROWS) if cursor.description else []
+            except BaseException:
+                cursor.close()
+                raise
+            state = (cursor.description, cursor.rowcount, cursor.lastrowid, rows)
+            if len(rows) < PREFETCH_ROWS:
+                cursor.close()
+                return (None, *state)
+            return (cursor, *state)
+
+        self._cursor, self.description, self.rowcount, self.lastrowid, rows = (
+            await connection._execute(on_thread)
+        )
+        self._rows = deque(rows)
+
+    async def _more(self, size: int | None) -> None:
+        """Move up to `size` more rows (all when None) from the open cursor into the buffer."""
+        cursor = self._cursor
+        if cursor is None:
+            return
+
+        def on_thread() -> tuple[list[Any], bool]:
+            rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
+            done = size is None or len(rows) < size
+            if done:
+                cursor.close()
+            return rows, done
+
+        rows, done = await self._connection._execute(on_thread)
+        self._rows.extend(rows)
+        if done:
+            self._cursor = None
+
+    async def fetchone(self) -> Any:
+        if not self._rows:
+            await self._more(PREFETCH_ROWS)
+        return self._rows.popleft() if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        if len(self._rows) < size:
+            await self._more(max(size - len(self._rows), PREFETCH_ROWS))
+        return [self._rows.popleft() for _ in range(min(size, len(self._rows)))]
+
+    async def fetchall(self) -> list[Any]:
+        await self._more(None)
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    async def close(self) -> None:
+        self._rows.clear()
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            await self._connection._execute(cursor.close)
+
+
+class OneHopConnection(aiosqlite.Connection):
+    def cursor(self) -> OneHopCursor:  # type: ignore[override]
+        return OneHopCursor(self)
+
+
+def async_creator(url: URL) -> Any:
+    """`create_async_engine(..., async_creator=...)` for an `sqlite+aiosqlite://` URL."""
+    if url.query:
+        raise ValueError("SQLite URL options are not supported; use connect_args instead")
+    database = url.database or ":memory:"
+
+    async def connect() -> OneHopConnection:
+        connection = OneHopConnection(
+            lambda: sqlite3.connect(database), iter_chunk_size=64
+        )
+        # As SQLAlchemy does for aiosqlite: a forgotten connection must not keep the process up.
+        connection._thread.daemon = True
+        return await connection
+
+    return connect
