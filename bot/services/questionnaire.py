@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.programme import AudienceSpec, Programme, Question
@@ -92,11 +92,15 @@ def _save(application: Application, answers: dict[str, Any]) -> None:
     application.answers = dict(answers)
 
 
+_APPLICATION = select(Application).where(
+    Application.person_id == bindparam("person_id"),
+    Application.programme_id == bindparam("programme_id"),
+)  # built once: it runs on almost every update
+
+
 async def find(session: AsyncSession, person: Person, programme: Programme) -> Application | None:
     return await session.scalar(
-        select(Application).where(
-            Application.person_id == person.id, Application.programme_id == programme.id
-        )
+        _APPLICATION, {"person_id": person.id, "programme_id": programme.id}
     )
 
 

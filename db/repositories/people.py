@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +14,13 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
+# Built once: every update looks its sender up, and building a statement costs more CPU than
+# SQLite takes to answer it.
+_BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
+
+
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
-    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+    return await session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
 
 async def get_or_create(session: AsyncSession, telegram_id: int, **defaults: Any) -> Person:

@@ -1,21 +1,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ProcessedUpdate
 
+# Built once per dialect: it runs on every update. On the table, not the ORM class: an ORM
+# insert given parameters would be a bulk insert, which reports no row count.
+_TABLE = cast(Table, ProcessedUpdate.__table__)
+_RECORD = {
+    name: insert(_TABLE)
+    .values(update_id=bindparam("update_id"))
+    .on_conflict_do_nothing(index_elements=[_TABLE.c.update_id])
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
 
 async def record(session: AsyncSession, update_id: int) -> bool:
     """Note the update as processed in the update's own transaction; False if it already was."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     result = await session.execute(
-        insert(ProcessedUpdate)
-        .values(update_id=update_id)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+        _RECORD[session.bind.dialect.name], {"update_id": update_id}
     )
     return bool(result.rowcount)
 
