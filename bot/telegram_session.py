@@ -6,10 +6,16 @@ takes JSON bodies as well, and for the calls the bot makes on every update (answ
 send or edit a card) one `json.dumps` is several times cheaper than building and encoding the
 form. Calls that upload a file (exports, .ics files, broadcast media) keep aiogram's multipart
 form; errors and responses are handled by aiogram exactly as before.
+
+`call_unparsed` is for callers that do not read the answer (the replies queued during an
+update): a successful answer comes back as plain JSON instead of being validated into
+aiogram's models, which for a sent or edited message costs as much CPU as sending it. Any
+other answer goes through aiogram's checks and raises its usual exceptions.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from aiogram import Bot
@@ -29,15 +35,43 @@ class JsonSession(AiohttpSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
     ) -> TelegramType:
+        body = self._json_body(bot, method)
+        if body is None:
+            return await super().make_request(bot, method, timeout)
+        status, raw = await self._post(bot, method, body, timeout)
+        result = self.check_response(bot=bot, method=method, status_code=status, content=raw)
+        return cast(TelegramType, result.result)
+
+    async def call_unparsed(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        """`bot(method)` for a caller that ignores the answer: it is returned unvalidated."""
+        body = self._json_body(bot, method)
+        if body is None:
+            return await bot(method)
+        status, raw = await self._post(bot, method, body, None)
+        if status == 200:
+            answer = json.loads(raw)
+            if answer.get("ok"):
+                return answer.get("result")
+        self.check_response(bot=bot, method=method, status_code=status, content=raw)
+        return None  # check_response raised unless Telegram said "ok" in an unusual way
+
+    def _json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
+        """The call's parameters as JSON values; None when it uploads a file."""
         files: dict[str, Any] = {}
         body: dict[str, Any] = {}
         for key, value in method.model_dump(warnings=False).items():
             prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
             if prepared is not None:
                 body[key] = prepared
-        if files:
-            return await super().make_request(bot, method, timeout)
+        return None if files else body
 
+    async def _post(
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        body: dict[str, Any],
+        timeout: int | None,  # noqa: ASYNC109 (passed on to aiohttp, as aiogram does)
+    ) -> tuple[int, str]:
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
@@ -47,14 +81,10 @@ class JsonSession(AiohttpSession):
                 headers=_JSON,
                 timeout=self.timeout if timeout is None else timeout,
             ) as response:
-                raw = await response.text()
+                return response.status, await response.text()
         except TimeoutError as exc:
             raise TelegramNetworkError(method=method, message="Request timeout error") from exc
         except ClientError as exc:
             raise TelegramNetworkError(
                 method=method, message=f"{type(exc).__name__}: {exc}"
             ) from exc
-        result = self.check_response(
-            bot=bot, method=method, status_code=response.status, content=raw
-        )
-        return cast(TelegramType, result.result)
