@@ -126,17 +126,22 @@ async def manage_staff(
     responder.send(_("Done: {id} is now {role}.").format(id=change.telegram_id, role=change.after))
 
 
+def _command(text: str | None) -> str:
+    """The command only: what follows it is typed by a person and stays out of the audit log."""
+    return (text or "").split(maxsplit=1)[0] if text else ""
+
+
 async def admins_only(
     message: Message, session: AsyncSession, person: Person, responder: Responder
 ) -> None:
-    staff.audit_denied(session, person, "staff.denied", message.text)
+    staff.audit_denied(session, person, "staff.denied", _command(message.text))
     responder.send(view.role_error(RoleError("not_admin")))
 
 
 async def denied_command(
     message: Message, session: AsyncSession, person: Person | None, responder: Responder
 ) -> None:
-    staff.audit_denied(session, person, "staff.denied", message.text)
+    staff.audit_denied(session, person, "staff.denied", _command(message.text))
     await fallback.unknown_command(message, responder)
 
 

@@ -87,12 +87,13 @@ async def former_members(session: AsyncSession) -> list[int]:
 def audit_denied(
     session: AsyncSession, person: Person | None, action: str, detail: str | None = None
 ) -> None:
-    """Someone without the role tried a staff action (a command or a forged button)."""
+    """Someone without the role tried a staff action (a command or a forged button). Who is
+    the person row (so /delete unlinks it, as for every audit entry), not a copy of their id."""
     repo.add_audit(
         session,
         action,
         actor=person,
-        target=str(person.telegram_id) if person else None,
+        target=None,
         detail={"data": detail[:100]} if detail else None,
         allowed=False,
     )
