@@ -7,7 +7,7 @@ send or edit a card) one `json.dumps` is several times cheaper than building and
 form. Calls that upload a file (exports, .ics files, broadcast media) keep aiogram's multipart
 form; errors and responses are handled by aiogram exactly as before.
 
-`call_unparsed` is for callers that do not read the answer (the replies queued during an
+`call_plain` is for callers that do not read the answer (the replies queued during an
 update): a successful answer comes back as plain JSON instead of being validated into
 aiogram's models, which for a sent or edited message costs as much CPU as sending it. Any
 other answer goes through aiogram's checks and raises its usual exceptions.
@@ -16,14 +16,17 @@ other answer goes through aiogram's checks and raises its usual exceptions.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any, cast
 
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError
+from pydantic import BaseModel
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -38,22 +41,35 @@ class JsonSession(AiohttpSession):
         body = self._json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
-        status, raw = await self._post(bot, method, body, timeout)
+        status, raw = await self._post(bot, method.__api_method__, body, timeout)
         result = self.check_response(bot=bot, method=method, status_code=status, content=raw)
         return cast(TelegramType, result.result)
 
-    async def call_unparsed(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
-        """`bot(method)` for a caller that ignores the answer: it is returned unvalidated."""
-        body = self._json_body(bot, method)
-        if body is None:
-            return await bot(method)
-        status, raw = await self._post(bot, method, body, None)
+    async def call_plain(
+        self, bot: Bot, method: type[TelegramMethod[Any]], params: dict[str, Any]
+    ) -> Any:
+        """Call `method` with `params`, building neither aiogram's request nor its answer.
+
+        For the replies queued during an update, which nobody reads: the bot's defaults
+        (parse mode, link previews) are filled in as aiogram would, the answer comes back as
+        plain JSON. A failure is handed to aiogram, which raises its usual exception.
+        """
+        body = {key: self._plain(bot, value) for key, value in params.items() if value is not None}
+        for field, default in _defaults(method):
+            if field not in body and (value := bot.default[default]) is not None:
+                body[field] = self._plain(bot, value)
+        status, raw = await self._post(bot, method.__api_method__, body, None)
         if status == 200:
             answer = json.loads(raw)
             if answer.get("ok"):
                 return answer.get("result")
-        self.check_response(bot=bot, method=method, status_code=status, content=raw)
+        self.check_response(bot=bot, method=method(**params), status_code=status, content=raw)
         return None  # check_response raised unless Telegram said "ok" in an unusual way
+
+    def _plain(self, bot: Bot, value: Any) -> Any:
+        if isinstance(value, BaseModel):  # a keyboard, link preview options (with defaults)
+            return self.prepare_value(value, bot=bot, files={}, _dumps_json=False)
+        return value
 
     def _json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
         """The call's parameters as JSON values; None when it uploads a file."""
@@ -68,12 +84,12 @@ class JsonSession(AiohttpSession):
     async def _post(
         self,
         bot: Bot,
-        method: TelegramMethod[Any],
+        api_method: str,
         body: dict[str, Any],
         timeout: int | None,  # noqa: ASYNC109 (passed on to aiohttp, as aiogram does)
     ) -> tuple[int, str]:
         session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        url = self.api.api_url(token=bot.token, method=api_method)
         try:
             async with session.post(
                 url,
@@ -83,8 +99,21 @@ class JsonSession(AiohttpSession):
             ) as response:
                 return response.status, await response.text()
         except TimeoutError as exc:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from exc
+            raise _network_error(api_method, "Request timeout error") from exc
         except ClientError as exc:
-            raise TelegramNetworkError(
-                method=method, message=f"{type(exc).__name__}: {exc}"
-            ) from exc
+            raise _network_error(api_method, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _network_error(api_method: str, message: str) -> TelegramNetworkError:
+    # aiogram's error carries the method object, which plain calls never build.
+    return TelegramNetworkError(method=None, message=f"{api_method}: {message}")  # type: ignore[arg-type]
+
+
+@cache
+def _defaults(method: type[TelegramMethod[Any]]) -> tuple[tuple[str, str], ...]:
+    """The method's parameters that take the bot's defaults (parse_mode, link previews…)."""
+    return tuple(
+        (name, field.default.name)
+        for name, field in method.model_fields.items()
+        if isinstance(field.default, Default)
+    )

@@ -72,31 +72,44 @@ async def test_calls_go_as_json_with_defaults_and_nested_objects(
     assert bot.forms == []  # type: ignore[attr-defined]
 
 
-async def test_unparsed_calls_return_plain_json(tg: FakeTelegram, bot: Bot) -> None:
+async def test_plain_calls_fill_in_defaults_and_return_plain_json(
+    tg: FakeTelegram, bot: Bot
+) -> None:
     session = bot.session
     assert isinstance(session, JsonSession)
-    answer = await session.call_unparsed(
-        bot,
-        SendMessage(
-            chat_id=CHAT, text="x", link_preview_options=LinkPreviewOptions(is_disabled=False)
-        ),
+    answer = await session.call_plain(
+        bot, SendMessage, {"chat_id": CHAT, "text": "<i>x</i>", "reply_markup": KEYBOARD}
     )
     assert isinstance(answer, dict) and answer["chat"]["id"] == CHAT
-    edited = await session.call_unparsed(
-        bot, EditMessageText(chat_id=CHAT, message_id=answer["message_id"], text="y")
+    sent = tg.calls("sendMessage")[-1].params
+    assert sent["parse_mode"] == "HTML" and sent["link_preview_options"] == {"is_disabled": True}
+    assert sent["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Tak <b>", "callback_data": "q:yes"}]]
+    }
+    assert tg.sent_messages(CHAT)[-1].text == "x"
+    preview = LinkPreviewOptions(is_disabled=False)
+    await session.call_plain(
+        bot, SendMessage, {"chat_id": CHAT, "text": "x", "link_preview_options": preview}
+    )
+    assert tg.calls("sendMessage")[-1].params["link_preview_options"] == {"is_disabled": False}
+    edited = await session.call_plain(
+        bot, EditMessageText, {"chat_id": CHAT, "message_id": answer["message_id"], "text": "y"}
     )
     assert edited["text"] == "y"
-    assert tg.calls("sendMessage")[-1].params["link_preview_options"] == {"is_disabled": False}
+    assert tg.calls("editMessageText")[-1].params["parse_mode"] == "HTML"
+    assert bot.forms == []  # type: ignore[attr-defined]
 
 
-async def test_unparsed_failures_raise_aiogram_errors(tg: FakeTelegram, bot: Bot) -> None:
+async def test_plain_failures_raise_aiogram_errors(tg: FakeTelegram, bot: Bot) -> None:
     session = bot.session
     assert isinstance(session, JsonSession)
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
-        await session.call_unparsed(bot, EditMessageText(chat_id=CHAT, message_id=999, text="y"))
+        await session.call_plain(
+            bot, EditMessageText, {"chat_id": CHAT, "message_id": 999, "text": "y"}
+        )
     tg.block(CHAT)
     with pytest.raises(TelegramForbiddenError):
-        await session.call_unparsed(bot, SendMessage(chat_id=CHAT, text="x"))
+        await session.call_plain(bot, SendMessage, {"chat_id": CHAT, "text": "x"})
 
 
 async def test_uploads_keep_the_multipart_form(tg: FakeTelegram, bot: Bot) -> None:
@@ -107,8 +120,8 @@ async def test_uploads_keep_the_multipart_form(tg: FakeTelegram, bot: Bot) -> No
         document=BufferedInputFile(b"BEGIN:VCALENDAR", filename="meeting.ics"),
         caption="<i>Spotkanie</i>",
     )
-    answer = await session.call_unparsed(bot, document)
-    assert isinstance(answer, Message)  # went through aiogram's own path
+    answer = await bot(document)
+    assert isinstance(answer, Message)
     upload = tg.calls("sendDocument")[-1].params["document"]
     assert isinstance(upload, FileData) and upload.content == b"BEGIN:VCALENDAR"
     assert bot.forms == ["sendDocument"]  # type: ignore[attr-defined]
