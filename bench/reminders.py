@@ -1,11 +1,14 @@
 """Reminders under a rate limit: R reminders fall due at the same moment, and sender processes
 deliver them to the fake Bot API server, which refuses more than L messages a second.
 
-Each sender is a separate OS process running the production `Sender` (bot/delivery.py) with
-the production renderers, ticked every second the way APScheduler ticks it in the bot, with
-`send_rate = L / instances` so that together they stay within L. With `--kill-every S` a random
-sender is killed with SIGKILL about every S seconds (uniformly 0.5 S – 1.5 S) and a fresh one is
-started; rows it had claimed come back when their lease runs out (`--lease`).
+Each sender is a separate OS process: by default the bot itself, `python -m bot run` (long
+polling against the fake server, APScheduler ticking the production `Sender` of
+bot/delivery.py with the production renderers), configured through the environment with
+`SEND_RATE = L / instances` so that together they stay within L. `--entry sender` runs a bare
+`Sender` ticked by a loop instead (it can use a short `--lease`; the bot's lease is its own,
+60 s). With `--kill-every S` a random sender is killed with SIGKILL about every S seconds
+(uniformly 0.5 S – 1.5 S) and a fresh one is started; rows it had claimed come back when their
+lease runs out.
 
 Measured at the fake server, which records every sendMessage it answered:
 
@@ -14,9 +17,12 @@ Measured at the fake server, which records every sendMessage it answered:
 * in_flight_at_kills — at each kill, rows still marked "sending" whose message had already
   reached the chat: sent but not yet recorded. These, and only these, are sent again when the
   lease runs out, so duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency;
-* max_in_flight — the most sends any sender had between "started" and "outcome recorded";
-* lateness — for the i-th delivered reminder (in delivery order), how much later than
-  due + i / L it arrived: the part of the delay the rate limit does not explain.
+* max_in_flight — the most sends any sender had between "started" and "outcome recorded" (as
+  reported by the senders that were not killed; the bound is the sender's concurrency);
+* lateness — for the i-th delivered reminder (in delivery order, from 0), how much later than
+  due + floor(i / L) seconds it arrived: the earliest moment the server's limit (at most L in
+  any one-second window) lets the i-th message in, so only the delay the limit does not
+  explain is counted.
 
 Progress goes to stderr; the last line on stdout is one JSON object.
 
@@ -24,7 +30,7 @@ Progress goes to stderr; the last line on stdout is one JSON object.
     .venv/bin/python bench/reminders.py --reminders 10000 --rate-limit 100
     .venv/bin/python bench/reminders.py --reminders 10000 --rate-limit 100 \\
         --database-url postgresql://postgres@127.0.0.1:5432/postgres --instances 2 \\
-        --kill-every 10 --lease 10
+        --kill-every 10
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import logging
 import math
 import os
 import random
+import re
+import resource
 import signal
 import sys
 import tempfile
@@ -133,6 +141,7 @@ async def seed(url: str, count: int) -> None:
                 ])
                 await session.execute(insert(Booking), [
                     {"id": i, "event_id": event.id, "person_id": i, "programme_id": programme.id,
+                     "kind": "info_meeting",
                      "status": "active"} for i in ids
                 ])
                 offset = timedelta(hours=24)
@@ -190,9 +199,9 @@ async def worker(args: argparse.Namespace) -> None:
         reporter = asyncio.create_task(report())
         print("ready", flush=True)
         try:
-            while not stop.is_set():  # APScheduler's interval job: every second, one at a time
+            while not stop.is_set():  # APScheduler's interval job, as bot/scheduler.py sets it
                 started = time.monotonic()
-                await sender.drain()
+                await sender.on_tick(1.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), max(0.0, 1 - time.monotonic() + started))
             await sender.close()
@@ -203,30 +212,55 @@ async def worker(args: argparse.Namespace) -> None:
             await engine.dispose()
 
 
+IN_FLIGHT = re.compile(r"at most (\d+) sends in flight")
+
+
 class Instance:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, stream: asyncio.StreamReader) -> None:
         self.process = process
         self.max_in_flight = 0
         self.ready = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
+        self.reader = asyncio.create_task(self._read(stream))
 
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            text = line.decode().strip()
-            if text == "ready":
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            text = line.decode(errors="replace").strip()
+            if text == "ready" or "outbox sender running" in text:
                 self.ready.set()
             elif text.startswith("{"):
                 self.max_in_flight = max(self.max_in_flight, json.loads(text)["max_in_flight"])
+            elif found := IN_FLIGHT.search(text):
+                self.max_in_flight = max(self.max_in_flight, int(found.group(1)))
+            elif " ERROR " in text or "Traceback" in text:
+                say(f"sender {self.process.pid}: {text}")
 
 
-async def start_instance(url: str, api_base: str, rate: float, lease: float) -> Instance:
+async def start_instance(
+    url: str, api_base: str, rate: float, args: argparse.Namespace
+) -> Instance:
+    if args.entry == "bot":  # the bot as deployed: `python -m bot run`, settings from the env
+        env = {**os.environ, "BOT_TOKEN": TOKEN, "DATABASE_URL": url,
+               "TELEGRAM_API_BASE": api_base, "SEND_RATE": str(rate), "LOG_LEVEL": "INFO",
+               "PROGRAMME_FILE": str(PROGRAMME_FILE), "STAFF_IDS": "", "WEBHOOK_URL": ""}
+        if args.profile:
+            command = ["-m", "cProfile", "-o", f"{args.profile}.{uuid.uuid4().hex[:6]}",
+                       "-m", "bot", "run"]
+        else:
+            command = ["-m", "bot", "run"]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *command, cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert process.stderr is not None
+        return Instance(process, process.stderr)
     process = await asyncio.create_subprocess_exec(
         sys.executable, WORKER_SCRIPT, "--worker", "--database-url", url,
-        "--api-base", api_base, "--rate", str(rate), "--lease", str(lease),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        "--api-base", api_base, "--rate", str(rate), "--lease", str(args.lease),
+        *(["--profile", args.profile] if args.profile else []), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
-    return Instance(process)
+    assert process.stdout is not None
+    return Instance(process, process.stdout)
 
 
 # ------------------------------------------------------------------------------ the run
@@ -256,6 +290,7 @@ def percentile(values: list[float], share: float) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from tests.fakes.telegram_server import FakeTelegram
 
+    load_start = os.getloadavg()[0]
     async with database(args.database_url) as url:
         backend = make_url(url).get_backend_name()
         if backend == "sqlite" and args.instances > 1:
@@ -265,16 +300,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with FakeTelegram(known_chats_only=False) as tg:
             tg.set_rate_limit(global_per_s=args.rate_limit)
             rate = args.rate_limit / args.instances
-            instances = [await start_instance(url, tg.base_url, rate, args.lease)
+            instances = [await start_instance(url, tg.base_url, rate, args)
                          for _ in range(args.instances)]
-            await asyncio.wait_for(asyncio.gather(*(i.ready.wait() for i in instances)), 60)
+            await asyncio.wait_for(asyncio.gather(*(i.ready.wait() for i in instances)), 120)
             due = datetime.now(UTC) + timedelta(seconds=1)
             due_mono = time.monotonic() + (due - datetime.now(UTC)).total_seconds()
             await make_due(url, due)
             say(f"{args.instances} sender(s) at {rate:g}/s each; due at {due:%H:%M:%S}")
             kills, at_risk, retired = 0, 0, []
             next_kill = due_mono + random.uniform(0.5, 1.5) * args.kill_every
-            deadline = due_mono + args.reminders / args.rate_limit * 3 + args.lease * 2 + 30
+            lease = args.lease if args.entry == "sender" else 60.0
+            deadline = due_mono + args.reminders / args.rate_limit * 3 + lease * 2 + 30
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.25)
                 left, _ = await unfinished(url)
@@ -290,17 +326,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     delivered = {c.chat_id for c in tg.calls("sendMessage") if c.ok}
                     _, sending = await unfinished(url)
                     at_risk += sum(1 for chat in sending if chat in delivered)
-                    instances.append(await start_instance(url, tg.base_url, rate, args.lease))
+                    instances.append(await start_instance(url, tg.base_url, rate, args))
                     next_kill = time.monotonic() + random.uniform(0.5, 1.5) * args.kill_every
                     say(f"kill {kills}: {len(delivered)} delivered so far, {left} left")
             for instance in instances:
                 instance.process.send_signal(signal.SIGTERM)
             for instance in instances:
-                await asyncio.wait_for(instance.process.wait(), 30)
+                await asyncio.wait_for(instance.process.wait(), 60)
                 await instance.reader
             left, _ = await unfinished(url)
             sends = [c for c in tg.calls("sendMessage") if c.ok]
             flood = tg.flood_errors
+            senders_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     first: dict[Any, float] = {}
     copies: dict[Any, int] = {}
     for call in sends:
@@ -308,12 +345,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         first.setdefault(call.chat_id, call.time)
     arrivals = sorted(first.values())
     lateness = [max(0.0, t - (due_mono + i // args.rate_limit)) for i, t in enumerate(arrivals)]
+    if args.arrivals:
+        Path(args.arrivals).write_text(json.dumps([t - due_mono for t in arrivals]))  # noqa: ASYNC240
+    for i in sorted({0, *range(0, len(lateness), max(1, len(lateness) // 10)), len(lateness) - 1}):
+        if lateness:
+            say(f"lateness of message {i}: {lateness[i]:.3f} s")
     return {
         "reminders": args.reminders,
         "rate_limit": args.rate_limit,
         "instances": args.instances,
         "kill_every_s": args.kill_every,
-        "lease_s": args.lease,
+        "lease_s": args.lease if args.entry == "sender" else 60.0,
+        "entry": args.entry,
         "database": backend,
         "sent": len(first),
         "lost": args.reminders - len(first),
@@ -325,9 +368,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "lateness_p50_s": round(percentile(lateness, 0.50), 3),
         "lateness_p99_s": round(percentile(lateness, 0.99), 3),
         "lateness_max_s": round(max(lateness, default=0.0), 3),
+        "lateness_first_s": round(lateness[0], 3) if lateness else 0.0,
         "duration_s": round((arrivals[-1] - due_mono) if arrivals else 0.0, 2),
         "flood_429": flood,
+        # CPU of every sender process (killed ones too; with --entry bot it includes each
+        # bot's start-up: migrations check, reference data, aiogram) — steadier than wall
+        # time on a busy machine.
+        "senders_cpu_s": round(senders_cpu.ru_utime + senders_cpu.ru_stime, 2),
+        "senders_cpu_ms_per_message": round(
+            (senders_cpu.ru_utime + senders_cpu.ru_stime) * 1000 / max(1, len(sends)), 2),
+        "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        "commit": commit(),
     }
+
+
+def commit() -> str:
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bot", "db", "handlers"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -337,8 +402,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--instances", type=int, default=1, help="sender processes")
     parser.add_argument("--kill-every", type=float, default=0.0, help="kill -9 a sender ~every S s")
-    parser.add_argument("--lease", type=float, default=60.0, help="claim lease in seconds")
+    parser.add_argument("--lease", type=float, default=60.0,
+                        help="claim lease in seconds (--entry sender; the bot's is 60 s)")
+    parser.add_argument("--entry", choices=("bot", "sender"), default="bot",
+                        help="bot: `python -m bot run` processes; sender: a bare Sender loop")
     parser.add_argument("--seed", type=int, default=None, help="random seed for kill moments")
+    parser.add_argument("--profile", help="cProfile each sender into PATH.<pid> (pstats)")
+    parser.add_argument("--arrivals", help="write each arrival's offset from due (s) to PATH")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -348,7 +418,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse()
     if args.worker:
-        asyncio.run(worker(args))
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.runcall(asyncio.run, worker(args))
+            profiler.dump_stats(f"{args.profile}.{os.getpid()}")
+        else:
+            asyncio.run(worker(args))
         return
     random.seed(args.seed)
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -20,6 +20,9 @@ from db.base import utcnow
 from handlers.staff_progress import watch_broadcasts
 
 log = logging.getLogger(__name__)
+# How often the clock looks at the outbox. A row due between two ticks is still sent on time:
+# each tick sleeps until the next due row when it falls before the next tick.
+SENDER_TICK = 1.0
 
 
 def create_sender(app: App) -> Sender:
@@ -37,11 +40,15 @@ def create_sender(app: App) -> Sender:
 def create_scheduler(app: App, sender: Sender) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
-        sender.drain,
+        sender.on_tick,
         "interval",
-        seconds=1,
+        seconds=SENDER_TICK,
+        args=[SENDER_TICK],
         id="outbox-sender",
-        max_instances=1,  # a long drain makes the next tick wait, not run beside it
+        # A tick that finds the previous one still sending returns at once (Sender.on_tick);
+        # with one instance APScheduler would skip it and log a warning every second of a
+        # long broadcast.
+        max_instances=2,
         coalesce=True,
         misfire_grace_time=30,
     )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -295,6 +296,12 @@ class Event(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+def _event_kind(context: Any) -> str | None:
+    """A booking inserted without its kind takes its event's (in the same transaction)."""
+    event_id = context.get_current_parameters().get("event_id")
+    return context.connection.scalar(select(Event.kind).where(Event.id == event_id))
+
+
 class Booking(Base):
     """A seat (active), a place in the queue (waitlisted), or a held seat on offer (offered)."""
 
@@ -307,11 +314,13 @@ class Booking(Base):
         CheckConstraint(
             "attendance IS NULL OR attendance IN ('attended', 'no_show')", name="attendance_known"
         ),
-        # One seat per person per programme; one live entry per person per event.
+        # One seat per person per programme and kind of event (an info meeting, an internship
+        # and a study visit can be held together); one live entry per person per event.
         Index(
             "uq_booking_one_seat",
             "person_id",
             "programme_id",
+            "kind",
             unique=True,
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
@@ -331,6 +340,9 @@ class Booking(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     programme_id: Mapped[str] = mapped_column(String(40))
+    # The event's kind, copied when the booking is made (an event's kind never changes), so
+    # the unique index above can name it.
+    kind: Mapped[str] = mapped_column(String(20), default=_event_kind)
     status: Mapped[str] = mapped_column(String(12), default="active")
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attendance: Mapped[str | None] = mapped_column(String(10))

@@ -14,7 +14,7 @@ A person has at most one live entry per programme: a seat (active), a place in t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,22 +112,45 @@ async def open_events(
     return result.all()
 
 
-async def live_entry(
+async def live_entries(
     session: AsyncSession, person: Person, programme_id: str
-) -> tuple[Booking, Event] | None:
-    row = (
-        await session.execute(
-            select(Booking, Event)
-            .join(Event, Event.id == Booking.event_id)
-            .where(
-                Booking.person_id == person.id,
-                Booking.programme_id == programme_id,
-                Booking.status.in_(LIVE),
-            )
-            .order_by(Booking.id.desc())
-            .limit(1)
+) -> list[tuple[Booking, Event]]:
+    """The person's live bookings in the programme, at most one per kind of event, soonest
+    event first."""
+    result = await session.execute(
+        select(Booking, Event)
+        .join(Event, Event.id == Booking.event_id)
+        .where(
+            Booking.person_id == person.id,
+            Booking.programme_id == programme_id,
+            Booking.status.in_(LIVE),
         )
-    ).first()
+        .order_by(Event.starts_at, Booking.id)
+    )
+    found: dict[str, tuple[Booking, Event]] = {}
+    for booking, event in result:
+        found.setdefault(booking.kind, (booking, event))
+    return list(found.values())
+
+
+async def live_entry(
+    session: AsyncSession, person: Person, programme_id: str, kind: str | None = None
+) -> tuple[Booking, Event] | None:
+    """The person's live booking for this kind of event (any kind when None)."""
+    query = (
+        select(Booking, Event)
+        .join(Event, Event.id == Booking.event_id)
+        .where(
+            Booking.person_id == person.id,
+            Booking.programme_id == programme_id,
+            Booking.status.in_(LIVE),
+        )
+        .order_by(Booking.id.desc())
+        .limit(1)
+    )
+    if kind is not None:
+        query = query.where(Booking.kind == kind)
+    row = (await session.execute(query)).first()
     return (row[0], row[1]) if row else None
 
 
@@ -141,6 +164,22 @@ async def load(session: AsyncSession, booking_id: int) -> tuple[Booking, Event] 
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def load_many(
+    session: AsyncSession, booking_ids: Iterable[int]
+) -> dict[int, tuple[Booking, Event]]:
+    """`load` for many bookings in one query (the sender reads a batch of reminders at once)."""
+    ids = list(set(booking_ids))
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(Booking, Event)
+        .join(Event, Event.id == Booking.event_id)
+        .where(Booking.id.in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    return {booking.id: (booking, event) for booking, event in result}
 
 
 async def waitlist_position(session: AsyncSession, booking: Booking) -> int:
@@ -287,7 +326,7 @@ async def choose(
     allowed = (audience, "all")
     if event is None or event.programme_id != programme.id or event.audience not in allowed:
         raise BookingError("closed")
-    current = await live_entry(session, person, programme.id)
+    current = await live_entry(session, person, programme.id, event.kind)
     if current is not None and current[1].id == event_id:
         return Seat("same", *current)
     if current is not None and current[0].status == "active":
@@ -304,6 +343,7 @@ async def choose(
                 event_id=event_id,
                 person_id=person.id,
                 programme_id=programme.id,
+                kind=event.kind,
                 status="active",
                 created_at=now,
             )
@@ -347,7 +387,10 @@ async def join_waitlist(
     """Queue for a full date; a seat that freed meanwhile is booked straight away."""
     if await eligible_audience(session, person, programme) is None:
         raise BookingError("not_eligible")
-    current = await live_entry(session, person, programme.id)
+    target = await session.get(Event, event_id)
+    if target is None or target.programme_id != programme.id:
+        raise BookingError("closed")
+    current = await live_entry(session, person, programme.id, target.kind)
     if current is not None:
         if current[1].id == event_id:
             return Seat("same", *current)
@@ -364,6 +407,7 @@ async def join_waitlist(
         event_id=event_id,
         person_id=person.id,
         programme_id=programme.id,
+        kind=event.kind,
         status="waitlisted",
         created_at=now,
     )

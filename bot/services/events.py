@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.programme import Programme
@@ -40,7 +41,7 @@ _LOCAL_TIME_RES = (
 
 class EventError(Exception):
     """Staff input that cannot be used: `code` says why (bad_time, no_such_time, past,
-    unknown, cancelled, capacity, title, kind, audience, duration, link)."""
+    unknown, cancelled, capacity, title, kind, kind_taken, audience, duration, link)."""
 
     def __init__(self, code: str, **params: Any) -> None:
         super().__init__(code)
@@ -212,6 +213,19 @@ async def edit(
     if draft.capacity is not None and draft.capacity < event.seats_taken:
         raise EventError("capacity_taken", taken=event.seats_taken)
     before = {name: getattr(event, name) for name in changes}
+    if draft.kind != event.kind:
+        # Bookings carry their event's kind (one active booking per person and kind): someone
+        # holding a seat of the new kind elsewhere blocks the change; staff decide.
+        try:
+            async with session.begin_nested():
+                await session.execute(
+                    update(Booking)
+                    .where(Booking.event_id == event.id)
+                    .values(kind=draft.kind)
+                    .execution_options(synchronize_session=False)
+                )
+        except IntegrityError:
+            raise EventError("kind_taken") from None
     for name in changes:
         setattr(event, name, getattr(draft, name))
     touch_calendar = {"title", "duration_minutes", "join_link", "place"} & set(changes)

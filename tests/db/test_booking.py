@@ -51,10 +51,10 @@ async def applicant(
 
 async def meeting(
     session, *, starts_at: datetime = NOW + timedelta(days=7), capacity: int | None = 2,
-    audience: str = "municipality", now: datetime = NOW,
+    audience: str = "municipality", now: datetime = NOW, kind: str = "info_meeting",
 ) -> Event:
     draft = events.EventDraft(
-        kind="info_meeting",
+        kind=kind,
         audience=audience,
         title={"pl": "Spotkanie informacyjne", "uk": "Інформаційна зустріч", "en": "Info meeting"},
         starts_at=starts_at,
@@ -235,6 +235,68 @@ async def test_database_enforces_one_seat_per_person_and_capacity(session) -> No
     with pytest.raises(IntegrityError):  # seats beyond capacity
         async with tx(session):
             await session.execute(update(Event).where(Event.id == first_id).values(seats_taken=2))
+
+
+async def test_one_active_booking_per_kind_of_event(session) -> None:
+    async with tx(session):
+        info = await meeting(session)
+        other_info = await meeting(session, starts_at=NOW + timedelta(days=8))
+        visit = await meeting(session, starts_at=NOW + timedelta(days=9), kind="study_visit")
+        other_visit = await meeting(session, starts_at=NOW + timedelta(days=10),
+                                    kind="study_visit")
+        anna = await applicant(session, 1)
+    async with tx(session):
+        meeting_seat = await seats.choose(session, PROGRAMME, anna, info.id, NOW)
+        visit_seat = await seats.choose(session, PROGRAMME, anna, visit.id, NOW)
+    assert (meeting_seat.status, visit_seat.status) == ("booked", "booked")
+    assert (meeting_seat.booking.kind, visit_seat.booking.kind) == ("info_meeting", "study_visit")
+    # Another date of a kind already held moves that booking; the other kind is untouched.
+    async with tx(session):
+        moved = await seats.choose(session, PROGRAMME, anna, other_visit.id, NOW)
+    assert moved.status == "moved" and moved.booking.id == visit_seat.booking.id
+    assert await seats_taken(session, visit) == 0
+    entries = await seats.live_entries(session, anna, PROGRAMME.id)
+    assert [(b.kind, e.id) for b, e in entries] == [("info_meeting", info.id),
+                                                   ("study_visit", other_visit.id)]
+    info_id, other_info_id, anna_id = info.id, other_info.id, anna.id
+    with pytest.raises(IntegrityError):  # still never two active info meetings
+        async with tx(session):
+            session.add(Booking(event_id=other_info_id, person_id=anna_id,
+                                programme_id=PROGRAMME.id, status="active"))
+            await session.flush()
+    kinds = (await session.scalars(
+        select(Booking.kind).where(Booking.person_id == anna_id, Booking.status == "active")
+        .order_by(Booking.event_id)
+    )).all()
+    assert list(kinds) == ["info_meeting", "study_visit"]
+    assert info_id != other_info_id
+
+
+async def test_changing_an_events_kind_moves_its_bookings_or_is_refused(session) -> None:
+    async with tx(session):
+        info = await meeting(session)
+        visit = await meeting(session, starts_at=NOW + timedelta(days=9), kind="study_visit")
+        anna = await applicant(session, 1)
+        bogdan = await applicant(session, 2)
+        await seats.choose(session, PROGRAMME, anna, info.id, NOW)
+        await seats.choose(session, PROGRAMME, anna, visit.id, NOW)
+        await seats.choose(session, PROGRAMME, bogdan, visit.id, NOW)
+    visit_id = visit.id
+    # Anna would hold two info meetings: refused, nothing changes.
+    with pytest.raises(events.EventError) as refused:
+        async with tx(session):
+            await events.edit(session, PROGRAMME, visit, {"kind": "info_meeting"}, NOW)
+    assert refused.value.code == "kind_taken"
+    kinds = (await session.scalars(select(Booking.kind).where(Booking.event_id == visit_id))).all()
+    assert set(kinds) == {"study_visit"}
+    async with tx(session):
+        visit = await session.get(Event, visit_id)
+        await events.edit(session, PROGRAMME, visit, {"kind": "internship"}, NOW)
+    kinds = (await session.scalars(
+        select(Booking.kind).where(Booking.event_id == visit_id)
+        .execution_options(populate_existing=True)
+    )).all()
+    assert set(kinds) == {"internship"}
 
 
 async def test_many_people_at_once_never_overbook(engine) -> None:

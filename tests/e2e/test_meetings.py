@@ -29,8 +29,9 @@ def sender_for(app: App, clock: FakeClock) -> Sender:
 
 
 async def add_event(app: App, starts_at: datetime, *, capacity: int | None = 3,
-                    now: datetime | None = None) -> int:
-    draft = events.EventDraft(title=TITLES, starts_at=starts_at, capacity=capacity,
+                    now: datetime | None = None, kind: str = "info_meeting",
+                    titles: dict[str, str] = TITLES) -> int:
+    draft = events.EventDraft(title=titles, starts_at=starts_at, capacity=capacity, kind=kind,
                               join_link="https://meet.example.org/win4ua?x=1&y=2")
     async with app.sessionmaker() as session, session.begin():
         return (await events.create(session, app.programme, draft, now or APRIL)).id
@@ -373,3 +374,47 @@ async def test_staff_edit_and_cancel_an_event_in_telegram(start_bot, user_factor
         actions = (await session.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
         booked = await session.scalar(select(Booking.status))
     assert actions[-2:] == ["event.edit", "event.cancel"] and booked == "cancelled"
+
+
+def flat(rows: list[list]) -> list:
+    return [item for row in rows for item in row]
+
+
+async def test_a_meeting_and_a_study_visit_are_held_together(bot, user_factory) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    visit_titles = {"pl": "Wizyta studyjna", "uk": "Навчальний візит", "en": "Study visit"}
+    meeting = await add_event(bot, now + timedelta(days=10), now=now)
+    await add_event(bot, now + timedelta(days=11), now=now)
+    visit = await add_event(bot, now + timedelta(days=20), now=now, kind="study_visit",
+                            titles=visit_titles)
+    user = user_factory("pl")
+    await eligible(bot, user)
+    await user.send("/meetings")
+    await user.press(0)  # the first information meeting
+    assert (await booking_of(bot, user)).event_id == meeting
+
+    # /meetings shows the booking, and the study visit, the only kind not held, to choose.
+    await user.send("/meetings")
+    card, dates = user.messages()[-2:]
+    assert "Mają Państwo rezerwację" in card.text and "Wizyta studyjna" not in card.text
+    assert len(flat(dates.buttons)) == 1
+    await user.press(0)  # the newest keyboard: the study visit
+    async with bot.sessionmaker() as session:
+        held = (await session.execute(
+            select(Booking.kind, Booking.event_id).join(Person, Person.id == Booking.person_id)
+            .where(Person.telegram_id == user.user_id, Booking.status == "active")
+            .order_by(Booking.id)
+        )).all()
+    assert [tuple(row) for row in held] == [("info_meeting", meeting), ("study_visit", visit)]
+
+    # Both cards now, nothing left to choose; changing the meeting offers meetings only.
+    await user.send("/meetings")
+    cards = user.messages()[-2:]
+    assert all("Mają Państwo rezerwację" in m.text for m in cards)
+    pairs = zip(flat(cards[0].buttons), flat(cards[0].callback_data), strict=True)
+    change = next(data for label, data in pairs if "Zmień termin" in label)
+    await user.press_data(change, cards[0].message_id)
+    dates = next(m for m in user.messages() if m.message_id == cards[0].message_id)  # edited
+    assert "Proszę wybrać nowy termin" in dates.text
+    labels = flat(dates.buttons)
+    assert len(labels) == 2 and not any("Wizyta" in label for label in labels)  # + "back"
