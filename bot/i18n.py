@@ -7,12 +7,14 @@ import time and translated later.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _aiogram_gettext
 from aiogram.utils.i18n import lazy_gettext as __
+from babel import Locale
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal
 
@@ -76,5 +78,8 @@ def format_number(value: int | float, language: str) -> str:
     return format_decimal(value, locale=_babel_locale(language))
 
 
-def _babel_locale(language: str) -> str:
-    return {"pl": "pl_PL", "uk": "uk_UA", "en": "en_GB"}.get(language, "en_GB")
+@cache
+def _babel_locale(language: str) -> Locale:
+    # One Locale object per language: Babel would otherwise parse the name and look its data
+    # up again for every number and date the bot shows.
+    return Locale.parse({"pl": "pl_PL", "uk": "uk_UA", "en": "en_GB"}.get(language, "en_GB"))
