@@ -48,11 +48,12 @@ async def on_stale(
     event: ErrorEvent,
     bot: Bot,
     i18n: I18n,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     locale: str = DEFAULT_LANGUAGE,
 ) -> None:
     log.info("update %s: stale or forged action (%s)", event.update.update_id, event.exception)
-    await _audit_refusal(sessionmaker, event)
+    if sessionmaker is not None:
+        await _audit_refusal(sessionmaker, event)
     with i18n.context(), i18n.use_locale(locale):
         await _tell(bot, event, _("This button is no longer active."), alert=False)
 

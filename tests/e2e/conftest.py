@@ -157,6 +157,14 @@ class EveryLine(logging.Handler):
             self.lines.append(f"UNFORMATTABLE {record.name}: {record.msg!r} {record.args!r}")
 
 
+@pytest.fixture(autouse=True)
+def every_logger_on(canary_logs: EveryLine) -> None:
+    """The console chat quiets these two for its own screen and leaves them so; every test
+    here logs at DEBUG again, so the canary search sees their lines too."""
+    for name in ("aiogram.event", "bot.app"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def canary_logs() -> Iterator[EveryLine]:
     """Issue 7, item 8: the whole e2e suite runs with canary names, e-mails, phones and token
