@@ -296,11 +296,13 @@ class Sender:
         # About a second of sends per claim: enough to keep Telegram busy, small enough that a
         # reminder falling due is never stuck behind many claimed broadcast rows.
         self.batch_size = batch_size or max(20, min(500, int(rate)))
-        # Parallel sends: a send holds its place from start to committed outcome (round trip,
-        # group-commit linger, commit: 20-40 ms), and a second's worth of sends should leave
-        # within a fraction of that second, not trickle over all of it. It is also the most a
-        # kill -9 can repeat.
-        self.concurrency = concurrency or max(8, min(128, int(rate) // 4))
+        # Parallel sends: a send holds its place from start to committed outcome (round trip
+        # and commit, 10-40 ms). The limiter releases a second's worth of sends at about the
+        # same moment each second; with too few places they leave in waves, the later waves
+        # slip a little further each second and after a minute the sends trickle over the whole
+        # second (a reminder up to a second later than the limit requires). Half a second's
+        # worth keeps two tight waves. It is also the most a kill -9 can repeat.
+        self.concurrency = concurrency or max(8, min(128, int(rate) // 2))
         self.lease = lease
         self.max_attempts = max_attempts
         self.batched_kinds = batched_kinds

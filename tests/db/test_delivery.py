@@ -277,3 +277,16 @@ async def test_cancelling_drain_is_a_graceful_stop_too(bot, tg, sessionmaker, cl
     assert "sending" not in {r.status for r in await rows(sessionmaker)}
     await make_sender(bot, sessionmaker, clock, rate=1000).drain(max_seconds=30)
     assert sorted(c.chat_id for c in sends(tg)) == chats
+
+
+async def test_a_tick_sends_a_row_falling_due_before_the_next_tick(bot, tg, sessionmaker):
+    due = datetime.now(UTC) + timedelta(milliseconds=300)
+    [chat] = await queue(sessionmaker, tg, 1, due=due)
+    sender = Sender(bot, sessionmaker, create_i18n(), RENDERERS)  # the wall clock
+    ticking = asyncio.create_task(sender.on_tick(1.0))
+    await until(lambda: sender._ticking)
+    assert await sender.on_tick(1.0) == 0  # a tick while one is running leaves it be
+    assert await ticking == 1  # the row was not due when the tick began: it waited for it
+    assert [c.chat_id for c in sends(tg)] == [chat]
+    [row] = await rows(sessionmaker)
+    assert row.status == "sent" and row.sent_at >= due
