@@ -401,7 +401,11 @@ class Instance:
 async def start_bot(url: str, api_base: str, rate: float, logs: Path, n: int) -> Instance:
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "TZ", "MALLOC_ARENA_MAX")
+        },
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "DATABASE_URL": url,
@@ -532,7 +536,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         last_say = now
                         async with sessionmaker() as session:
                             left = (await broadcast.progress(session, broadcast_id)).left
-                        say(f"{now - started:.0f} s: {left} rows left")
+                        rss = ", ".join(f"{proc_status(i.pid, 'VmRSS'):.0f}" for i in instances)
+                        say(f"{now - started:.0f} s: {left} rows left; bot RSS {rss} MB")
                     if args.kill_every and now >= next_kill and status != "done":
                         victim = instances.pop(random.randrange(len(instances)))
                         await stop_bot(victim, signal.SIGKILL)
