@@ -2,7 +2,8 @@
 deliver them to the fake Bot API server, which refuses more than L messages a second.
 
 Each sender is a separate OS process: by default the bot itself, `python -m bot run` (long
-polling against the fake server, APScheduler ticking the production `Sender` of
+polling against the fake server — with several instances a webhook each, as deployed behind a
+load balancer — APScheduler ticking the production `Sender` of
 bot/delivery.py with the production renderers), configured through the environment with
 `SEND_RATE = L / instances` so that together they stay within L. `--entry sender` runs a bare
 `Sender` ticked by a loop instead (it can use a short `--lease`; the bot's lease is its own,
@@ -47,6 +48,7 @@ import random
 import re
 import resource
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -236,6 +238,12 @@ class Instance:
                 say(f"sender {self.process.pid}: {text}")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def start_instance(
     url: str, api_base: str, rate: float, args: argparse.Namespace
 ) -> Instance:
@@ -243,6 +251,11 @@ async def start_instance(
         env = {**os.environ, "BOT_TOKEN": TOKEN, "DATABASE_URL": url,
                "TELEGRAM_API_BASE": api_base, "SEND_RATE": str(rate), "LOG_LEVEL": "INFO",
                "PROGRAMME_FILE": str(PROGRAMME_FILE), "STAFF_IDS": "", "WEBHOOK_URL": ""}
+        if args.instances > 1:  # several instances take updates by webhook, as deployed
+            port = free_port()
+            env |= {"WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
+                    "WEBHOOK_SECRET": "bench-" + uuid.uuid4().hex,
+                    "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(port)}
         if args.profile:
             command = ["-m", "cProfile", "-o", f"{args.profile}.{uuid.uuid4().hex[:6]}",
                        "-m", "bot", "run"]

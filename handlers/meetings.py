@@ -1,5 +1,6 @@
 """Meetings for applicants: choosing a date, the booking card, the waitlist, changing and
-cancelling (`/meetings`), and the outbox messages about them (reminders, offers, moves).
+cancelling (`/meetings`). How they look is in handlers/meeting_cards.py; the outbox messages
+about them (reminders, offers, moves) in handlers/meeting_notices.py.
 
 Handlers parse the press, call `bot.services.booking` and render; a refused action
 (`BookingError`) is explained by the middleware at the bottom, in the person's language. The
@@ -9,209 +10,33 @@ message, rendered by the sender when it is sent, in the recipient's language and
 
 from __future__ import annotations
 
-import html
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import calendar
-from bot.delivery import Rendered, Renderer, Skip
-from bot.i18n import _, __, format_datetime, ngettext, time_zone_for
+from bot.i18n import _, __
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
-from bot.services import events, reminders
 from bot.services.booking import BookingError, Seat
-from db.base import utcnow
-from db.models import Booking, Event, Outbox, Person
+from db.models import Booking, Event, Person
 from handlers.callbacks import BookingAction, MeetingPick, MeetingWait
+from handlers.meeting_cards import (
+    booking_card,
+    button,
+    dates_card,
+    send_calendar,
+    when,
+)
+from handlers.meeting_notices import outbox_renderers as outbox_renderers
 
 Clock = Callable[[], datetime]
-
-# Said after a time for readers outside the programme's zone (Warsaw).
-ZONE_NOTES = {"Europe/Kyiv": __("(Kyiv time)"), "Europe/Warsaw": __("(Warsaw time)")}
-
-# ------------------------------------------------------------------------------ how it looks
-
-
-def _language(person: Person) -> str:
-    return person.language or "en"
-
-
-def _zone(person: Person) -> str:
-    return person.time_zone or time_zone_for(person.language)
-
-
-def title_of(event: Event, language: str) -> str:
-    title = event.title.get(language) or event.title.get("en") or next(iter(event.title.values()))
-    return html.escape(title)
-
-
-def when(moment: datetime, person: Person, programme: Programme) -> str:
-    """E.g. "środa, 8 kwietnia 2026, 10:00"; "(за київським часом)" for Kyiv-time readers."""
-    zone = _zone(person)
-    text = format_datetime(moment, _language(person), zone)
-    if zone != programme.time_zone:
-        note = ZONE_NOTES.get(zone)
-        text += f" {note}" if note else f" ({zone})"
-    return text
-
-
-def seats_text(event: Event) -> str:
-    left = seats.seats_left(event)
-    if left is None:
-        return ""
-    if left == 0:
-        return _("no seats left, waitlist open")
-    return ngettext("{count} seat left", "{count} seats left", left).format(count=left)
-
-
-def date_line(event: Event, person: Person, programme: Programme) -> str:
-    seats_part = seats_text(event)
-    line = when(event.starts_at, person, programme)
-    return f"{line} — {seats_part}" if seats_part else line
-
-
-def _button(text: str, data: str) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(text=text[:64], callback_data=data)]
-
-
-def dates_card(
-    found: Sequence[Event],
-    person: Person,
-    programme: Programme,
-    *,
-    intro: str,
-    back: Booking | None = None,
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    language = _language(person)
-    if not found:
-        text = (
-            intro
-            + "\n\n"
-            + _(
-                "There are no dates to choose from at the moment. We will write to you here as "
-                "soon as new ones are published."
-            )
-        )
-        rows = [_button(_("← Back"), BookingAction(a="back", b=back.id).pack())] if back else []
-        return text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-    lines = [intro, ""]
-    rows = []
-    for event in found:
-        lines.append(f"• <b>{title_of(event, language)}</b>\n{date_line(event, person, programme)}")
-        label = format_datetime(event.starts_at, language, _zone(person), "EEE d MMM, HH:mm")
-        if seats.seats_left(event) == 0:
-            label += " ⏳"
-        rows.append(_button(label, MeetingPick(e=event.id).pack()))
-    if back is not None:
-        rows.append(_button(_("← Back"), BookingAction(a="back", b=back.id).pack()))
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def _place_lines(event: Event) -> list[str]:
-    if event.join_link:
-        link = html.escape(event.join_link, quote=True)
-        return [_("Join online: {link}").format(link=f'<a href="{link}">{link}</a>')]
-    if event.place:
-        return [_("Place: {place}").format(place=html.escape(event.place))]
-    return []
-
-
-def booking_card(
-    booking: Booking,
-    event: Event,
-    person: Person,
-    programme: Programme,
-    *,
-    position: int = 0,
-    note: str = "",
-) -> tuple[str, InlineKeyboardMarkup]:
-    language = _language(person)
-    head = f"<b>{title_of(event, language)}</b>\n{when(event.starts_at, person, programme)}"
-    lines = [note, ""] if note else []
-    b = booking.id
-    if booking.status == "waitlisted":
-        lines += [
-            _("⏳ You are on the waitlist for:"),
-            head,
-            _(
-                "Your place in the queue: {position}. If a seat frees up, we will offer it to you "
-                "here."
-            ).format(position=position),
-        ]
-        rows = [
-            _button(_("📅 Choose another date"), BookingAction(a="dates", b=b).pack()),
-            _button(_("Leave the waitlist"), BookingAction(a="cancel_yes", b=b).pack()),
-        ]
-    elif booking.status == "offered":
-        deadline = when(booking.offer_expires_at or event.starts_at, person, programme)
-        lines += [
-            _("🎟 A seat has freed up for you:"),
-            head,
-            _("It is held for you until {deadline}.").format(deadline=deadline),
-        ]
-        rows = [
-            _button(_("✅ Take the seat"), BookingAction(a="take", b=b).pack()),
-            _button(_("No, thank you"), BookingAction(a="decline", b=b).pack()),
-        ]
-    else:
-        minutes = _("{minutes} min").format(minutes=event.duration_minutes)
-        closes = when(seats.closes_at(programme, event), person, programme)
-        lines += [
-            _("✅ You are booked:"),
-            f"{head} ({minutes})",
-            *_place_lines(event),
-            "",
-            _("You can change the date or cancel until {deadline}.").format(deadline=closes),
-        ]
-        rows = [
-            _button(_("🗓 Calendar file"), BookingAction(a="ics", b=b).pack()),
-            _button(_("🔁 Change the date"), BookingAction(a="change", b=b).pack()),
-            _button(_("✖️ Cancel the booking"), BookingAction(a="cancel", b=b).pack()),
-        ]
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def calendar_file(
-    booking: Booking,
-    event: Event,
-    person: Person,
-    programme: Programme,
-    now: datetime,
-    *,
-    cancelled: bool = False,
-) -> tuple[str, bytes]:
-    language = _language(person)
-    description = "\n".join(
-        filter(None, [event.join_link or event.place, html.unescape(programme.name.get(language))])
-    )
-    content = calendar.booking_ics(
-        booking,
-        event,
-        title=html.unescape(title_of(event, language)),
-        description=description,
-        time_zone=programme.time_zone,
-        now=now,
-        cancelled=cancelled,
-    )
-    return calendar.filename(event, _zone(person)), content
-
-
-def _send_calendar(
-    responder: Responder, seat: Seat, person: Person, programme: Programme, now: datetime
-) -> None:
-    name, content = calendar_file(seat.booking, seat.event, person, programme, now)
-    responder.document(
-        name, content, _("Add the meeting to your calendar: open this file on your device.")
-    )
 
 
 # ------------------------------------------------------------------------------ entry points
@@ -306,7 +131,7 @@ async def pressed_date(
     position = await seats.waitlist_position(session, seat.booking)
     responder.edit(*booking_card(*_pair(seat), person, programme, note=note, position=position))
     if seat.status != "same" and seat.booking.status == "active":
-        _send_calendar(responder, seat, person, programme, now)
+        send_calendar(responder, seat, person, programme, now)
 
 
 def _pair(seat: Seat) -> tuple[Booking, Event]:
@@ -327,7 +152,7 @@ async def pressed_wait(
     position = await seats.waitlist_position(session, seat.booking)
     responder.edit(*booking_card(*_pair(seat), person, programme, position=position))
     if seat.status == "booked":
-        _send_calendar(responder, seat, person, programme, now)
+        send_calendar(responder, seat, person, programme, now)
 
 
 @dataclass(frozen=True)
@@ -376,7 +201,7 @@ async def _calendar(ctx: Ctx, booking_id: int) -> None:
     seat = await ctx.own(booking_id)
     if seat.booking.status != "active":
         raise BookingError("stale")
-    _send_calendar(ctx.responder, seat, ctx.person, ctx.programme, ctx.now)
+    send_calendar(ctx.responder, seat, ctx.person, ctx.programme, ctx.now)
 
 
 async def _change(ctx: Ctx, booking_id: int) -> None:
@@ -404,8 +229,8 @@ async def _ask_cancel(ctx: Ctx, booking_id: int) -> None:
     b = seat.booking.id
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[
-            _button(_("Yes, cancel it"), BookingAction(a="cancel_yes", b=b).pack()),
-            _button(_("No, keep it"), BookingAction(a="back", b=b).pack()),
+            button(_("Yes, cancel it"), BookingAction(a="cancel_yes", b=b).pack()),
+            button(_("No, keep it"), BookingAction(a="back", b=b).pack()),
         ]
     )
     ctx.responder.edit(question, keyboard)
@@ -430,7 +255,7 @@ async def _back(ctx: Ctx, booking_id: int) -> None:
 async def _take(ctx: Ctx, booking_id: int) -> None:
     seat = await seats.accept_offer(ctx.session, ctx.programme, ctx.person, booking_id, ctx.now)
     ctx.card(seat, note=_("Thank you! Your seat is booked."))
-    _send_calendar(ctx.responder, seat, ctx.person, ctx.programme, ctx.now)
+    send_calendar(ctx.responder, seat, ctx.person, ctx.programme, ctx.now)
 
 
 async def _dates(ctx: Ctx, booking_id: int) -> None:
@@ -488,8 +313,8 @@ async def explain(error: BookingError, data: dict[str, Any]) -> None:
             return
         keyboard = InlineKeyboardMarkup(
             inline_keyboard=[
-                _button(_("⏳ Join the waitlist"), MeetingWait(e=event.id).pack()),
-                _button(_("← Other dates"), BookingAction(a="dates", b=0).pack()),
+                button(_("⏳ Join the waitlist"), MeetingWait(e=event.id).pack()),
+                button(_("← Other dates"), BookingAction(a="dates", b=0).pack()),
             ]
         )
         responder.edit(
@@ -528,187 +353,3 @@ def create_router() -> Router:
     router.callback_query.register(pressed_wait, MeetingWait.filter())
     router.callback_query.register(pressed_action, BookingAction.filter())
     return router
-
-
-# ------------------------------------------------------------------------------ outbox messages
-
-
-def outbox_renderers(programme: Programme | None, clock: Clock = utcnow) -> dict[str, Renderer]:
-    """Renderers for the sender, by outbox kind (see bot/renderers.py)."""
-    subjects = _Subjects()
-
-    async def _subject(
-        session: AsyncSession, row: Outbox, person: Person | None, programme: Programme | None
-    ) -> tuple[Booking, Event] | Skip:
-        return await subjects.take(session, row, person, programme)
-
-    async def reminder(
-        session: AsyncSession, rows: list[Outbox], person: Person | None
-    ) -> Rendered | Skip:
-        found = await _subject(session, rows[0], person, programme)
-        if isinstance(found, Skip):
-            return found
-        booking, event = found
-        if booking.status != "active":
-            return Skip("cancelled", "booking no longer active")
-        if not _same_start(event, rows[0]):
-            return Skip("cancelled", "the event moved")
-        now = clock()
-        if event.starts_at <= now:
-            return Skip("expired", "the event has started")
-        assert person is not None and programme is not None
-        text = "\n".join(
-            [
-                _("🔔 <b>Reminder</b>: {title} starts {relative}.").format(
-                    title=title_of(event, _language(person)),
-                    relative=_relative(event.starts_at - now),
-                ),
-                when(event.starts_at, person, programme),
-                *_place_lines(event),
-            ]
-        )
-        return Rendered(text)
-
-    async def offer(
-        session: AsyncSession, rows: list[Outbox], person: Person | None
-    ) -> Rendered | Skip:
-        found = await _subject(session, rows[0], person, programme)
-        if isinstance(found, Skip):
-            return found
-        booking, event = found
-        expires = booking.offer_expires_at
-        if booking.status != "offered" or expires is None or expires <= clock():
-            return Skip("cancelled", "offer no longer open")
-        assert person is not None and programme is not None
-        return Rendered(*booking_card(booking, event, person, programme))
-
-    async def moved(
-        session: AsyncSession, rows: list[Outbox], person: Person | None
-    ) -> Rendered | Skip:
-        found = await _subject(session, rows[0], person, programme)
-        if isinstance(found, Skip):
-            return found
-        booking, event = found
-        if not _same_start(event, rows[0]):
-            return Skip("cancelled", "moved again since")
-        if booking.status not in ("active", "waitlisted") or event.starts_at <= clock():
-            return Skip("cancelled", "nothing to tell")
-        assert person is not None and programme is not None
-        old = datetime.fromisoformat(rows[0].payload["old_starts_at"])
-        text = "\n".join(
-            [
-                _("📅 <b>The date has changed</b>: {title}").format(
-                    title=title_of(event, _language(person))
-                ),
-                _("New time: {new}").format(new=when(event.starts_at, person, programme)),
-                _("Before: {old}").format(old=when(old, person, programme)),
-                "",
-                _("Your seat is kept, and this calendar file replaces the old entry.")
-                if booking.status == "active"
-                else _("You are still on the waitlist."),
-                _("If the new time does not suit you: /meetings"),
-            ]
-        )
-        if booking.status != "active":
-            return Rendered(text)
-        document = calendar_file(booking, event, person, programme, clock())
-        return Rendered(text, document=document)
-
-    async def cancelled(
-        session: AsyncSession, rows: list[Outbox], person: Person | None
-    ) -> Rendered | Skip:
-        found = await _subject(session, rows[0], person, programme)
-        if isinstance(found, Skip):
-            return found
-        booking, event = found
-        assert person is not None and programme is not None
-        text = "\n".join(
-            [
-                _("❌ <b>Cancelled</b>: {title}, {date}. We are sorry.").format(
-                    title=title_of(event, _language(person)),
-                    date=when(event.starts_at, person, programme),
-                ),
-                _("You can choose another date with /meetings."),
-            ]
-        )
-        if rows[0].payload.get("was") != "active":
-            return Rendered(text)
-        # A calendar file with the same UID marked cancelled removes the imported entry.
-        document = calendar_file(booking, event, person, programme, clock(), cancelled=True)
-        return Rendered(text, document=document)
-
-    async def published(
-        session: AsyncSession, rows: list[Outbox], person: Person | None
-    ) -> Rendered | Skip:
-        if person is None or programme is None:
-            return Skip("cancelled", "no recipient")
-        # Published dates are information meetings (events.announce).
-        if await seats.live_entry(session, person, programme.id, "info_meeting") is not None:
-            return Skip("cancelled", "already booked")
-        audience = await seats.eligible_audience(session, person, programme)
-        found = await seats.open_events(session, programme, audience or "", clock())
-        if audience is None or not found:
-            return Skip("cancelled", "nothing to choose")
-        intro = _(
-            "📅 <b>Dates of information meetings are open.</b> Choose the one that suits you:"
-        )
-        text, keyboard = dates_card(found, person, programme, intro=intro)
-        return Rendered(text, keyboard)
-
-    for render in (reminder, offer, moved, cancelled):
-        render.prefetch = subjects.prefetch  # type: ignore[attr-defined]
-    return {
-        reminders.REMINDER: reminder,
-        reminders.WAITLIST_OFFER: offer,
-        reminders.EVENT_MOVED: moved,
-        reminders.EVENT_CANCELLED: cancelled,
-        events.EVENT_PUBLISHED: published,
-    }
-
-
-class _Subjects:
-    """The booking and event of each claimed row, read by the sender's claim (one query for
-    the batch) and taken by the renderer just before the send, so sending 100 reminders a
-    second does not mean 100 reads a second. An entry older than `FRESH` seconds (the sender
-    sat on it through a Telegram pause) is read again; one never taken is dropped later."""
-
-    FRESH = 10.0
-
-    def __init__(self) -> None:
-        self._found: dict[int, tuple[tuple[Booking, Event] | None, float]] = {}
-
-    async def prefetch(self, session: AsyncSession, rows: list[Outbox]) -> None:
-        now = time.monotonic()
-        if len(self._found) > 20_000:
-            self._found = {k: v for k, v in self._found.items() if v[1] > now - self.FRESH}
-        found = await seats.load_many(session, (r.booking_id for r in rows if r.booking_id))
-        for row in rows:
-            if row.booking_id is not None:
-                self._found[row.id] = (found.get(row.booking_id), now)
-
-    async def take(
-        self, session: AsyncSession, row: Outbox, person: Person | None, programme: Programme | None
-    ) -> tuple[Booking, Event] | Skip:
-        entry = self._found.pop(row.id, None)
-        if person is None or programme is None or row.booking_id is None:
-            return Skip("cancelled", "no recipient or booking")
-        if entry is not None and entry[1] > time.monotonic() - self.FRESH:
-            found = entry[0]
-        else:
-            found = await seats.load(session, row.booking_id)
-        if found is None:
-            return Skip("cancelled", "booking deleted")
-        return found
-
-
-def _same_start(event: Event, row: Outbox) -> bool:
-    planned = row.payload.get("starts_at")
-    return planned is not None and datetime.fromisoformat(planned) == event.starts_at
-
-
-def _relative(left: timedelta) -> str:
-    minutes = max(1, round(left.total_seconds() / 60))
-    if minutes < 90:
-        return ngettext("in {count} minute", "in {count} minutes", minutes).format(count=minutes)
-    hours = round(minutes / 60)
-    return ngettext("in {count} hour", "in {count} hours", hours).format(count=hours)
