@@ -284,9 +284,20 @@ async def run_console(
     out: TextIO | None = None,
 ) -> None:
     out = out or sys.stdout
-    # The chat is the interface here: keep per-update log lines out of it (warnings still show).
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("bot.app").setLevel(logging.WARNING)
+    # The chat is the interface here: keep per-update log lines out of it (warnings still show),
+    # and give the loggers back as they were when the chat ends.
+    quiet = [logging.getLogger(name) for name in ("aiogram.event", "bot.app")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        await _chat(settings, language=language, user_id=user_id, out=out)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+
+
+async def _chat(settings: Settings, *, language: str | None, user_id: int, out: TextIO) -> None:
     interactive = sys.stdin.isatty()
     screen = ConsoleScreen(out=out, files_dir=Path("data") / "console")
     # One local person typing (or a script piping lines): no flood protection needed here.

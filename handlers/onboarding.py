@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
 from bot.responder import Responder
-from bot.services import people
+from bot.services import people, staff
 from bot.settings import Settings
 from db.models import Person
 from handlers.keyboards import language_keyboard
@@ -22,10 +23,20 @@ class NeedsOnboarding(Filter):
 
 
 async def onboarding_first(
-    event: Message | CallbackQuery, person: Person, responder: Responder, settings: Settings
+    event: Message | CallbackQuery,
+    person: Person,
+    responder: Responder,
+    settings: Settings,
+    session: AsyncSession,
 ) -> None:
+    # Before the notice is read only the language and notice buttons and the commands of the
+    # routers above are live: any other press or command is stale or forged. (Typed text is
+    # not an action, and what someone typed is never stored.)
     if isinstance(event, CallbackQuery):
+        await staff.audit_refused(session, event.from_user.id, event.data)
         responder.toast(_("This button is no longer active."))
+    elif event.text and event.text.startswith("/") and event.from_user is not None:
+        await staff.audit_refused(session, event.from_user.id, event.text.split()[0])
     if person.language is None:
         responder.send(FIRST_GREETING, language_keyboard())
     else:

@@ -302,12 +302,9 @@ async def world(bot, tg, user_factory) -> World:
 
 def audit_pending(name: str, action: Action) -> str | None:
     """Refusals whose audit entry needs a change in a module this test does not own yet:
-    booking refusals are answered by handlers/meetings.py's own middleware, and presses from
-    someone who has not chosen a language or read the notice by handlers/onboarding.py."""
+    booking refusals are answered by handlers/meetings.py's own middleware."""
     if action.kind == "booking":
         return "meetings"
-    if name == "stranger":
-        return "onboarding"
     return None
 
 
