@@ -27,8 +27,9 @@ With `--kill-every S` a random bot instance is killed with SIGKILL about every S
 place. Rows it had claimed come back to a sender when their lease (60 s) runs out. At each kill
 the harness takes the rows still marked "sending" whose chat the server had already accepted a
 message for, and keeps those still "sending" two seconds later (a live sender records its
-outcomes within milliseconds): sent, but the record died with the process. Only they can be
-sent twice, so duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency.
+outcomes within milliseconds): sent, but the record died with the process (each row once,
+though later kills see it again until its lease runs out). Only they can be sent twice, so
+duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency.
 
     .venv/bin/python bench/broadcast.py                          # 1,000 recipients, L = 30
     .venv/bin/python bench/broadcast.py --recipients 20000 --rate-limit 1000
@@ -553,7 +554,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         started_count += 1
                         next_kill = time.monotonic() + random.uniform(0.5, 1.5) * args.kill_every
                 send_s = time.monotonic() - started
-                at_risk = sum(await asyncio.gather(*checks))
+                # A row stays "sending" until its lease runs out, so later kills see it again.
+                at_risk = len(set().union(*await asyncio.gather(*checks)))
                 for instance in instances:
                     await stop_bot(instance)
                 retired += instances
@@ -619,7 +621,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 async def in_flight(
     client: ClientSession, control: str, sessionmaker: Any, broadcast_id: int
-) -> int:
+) -> set[int]:
     """Rows the killed bot had sent but not recorded: still "sending", their chat already
     served, and still "sending" once a live sender would have recorded its own."""
     from sqlalchemy import select
@@ -640,7 +642,7 @@ async def in_flight(
 
     at_kill = await sending_and_served()
     await asyncio.sleep(SETTLE_S)
-    return len(await sending_and_served(at_kill))
+    return await sending_and_served(at_kill)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
