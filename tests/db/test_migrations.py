@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect
 
@@ -58,3 +62,31 @@ async def test_models_and_migrations_agree(empty_database_url: str) -> None:
         assert diff == []
     finally:
         await engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    assert migrate.head_revision() == migrate.revisions()[-1]
+
+
+def test_an_up_to_date_database_starts_without_alembic(database_url: str) -> None:
+    """A start on a migrated database must not load Alembic (about 10 MB of memory)."""
+    script = (
+        "import asyncio, sys\n"
+        "from db import migrate\n"
+        "from db.engine import create_engine\n"
+        "async def main():\n"
+        f"    engine = create_engine({database_url!r})\n"
+        "    await migrate.upgrade(engine)\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert done.stdout.strip() == "[]"
