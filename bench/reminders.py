@@ -344,7 +344,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             due_mono = time.monotonic() + (due - datetime.now(UTC)).total_seconds()
             await make_due(url, due)
             say(f"{args.instances} sender(s) at {rate:g}/s each; due at {due:%H:%M:%S}")
-            kills, at_risk, retired = 0, 0, []
+            kills, retired = 0, []
+            at_risk: set[int] = set()  # a row stays "sending" until its lease: count it once
             next_kill = due_mono + random.uniform(0.5, 1.5) * args.kill_every
             lease = args.lease if args.entry == "sender" else 60.0
             deadline = due_mono + args.reminders / args.rate_limit * 3 + lease * 2 + 30
@@ -368,7 +369,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     kills += 1
                     delivered = {c.chat_id for c in tg.calls("sendMessage") if c.ok}
                     _, sending = await unfinished(url)
-                    at_risk += sum(1 for chat in sending if chat in delivered)
+                    at_risk |= {chat for chat in sending if chat in delivered}
                     instances.append(await start_instance(url, tg.base_url, rate, args))
                     next_kill = time.monotonic() + random.uniform(0.5, 1.5) * args.kill_every
                     say(f"kill {kills}: {len(delivered)} delivered so far, {left} left")
@@ -406,7 +407,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "unfinished_rows": left,
         "duplicates": sum(n - 1 for n in copies.values()),
         "kills": kills,
-        "in_flight_at_kills": at_risk,
+        "in_flight_at_kills": len(at_risk),
         "max_in_flight": max((i.max_in_flight for i in instances + retired), default=0),
         "lateness_p50_s": round(percentile(lateness, 0.50), 3),
         "lateness_p99_s": round(percentile(lateness, 0.99), 3),
