@@ -16,8 +16,10 @@ Measured at the fake server, which records every sendMessage it answered:
 * sent — reminders that reached their chat; lost — reminders that never did;
 * duplicates — extra copies (a chat that got its reminder more than once);
 * in_flight_at_kills — at each kill, rows still marked "sending" whose message had already
-  reached the chat: sent but not yet recorded. These, and only these, are sent again when the
-  lease runs out, so duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency;
+  reached the chat: sent but not yet recorded (each row counted once, though it stays "sending"
+  until its lease runs out; the survivor's such rows count too, so it is an upper bound). Only
+  these are sent again when the lease runs out, so duplicates ≤ in_flight_at_kills ≤ kills ×
+  the sender's concurrency;
 * max_in_flight — the most sends any sender had between "started" and "outcome recorded" (as
   reported by the senders that were not killed; the bound is the sender's concurrency);
 * lateness — for the i-th delivered reminder (in delivery order, from 0), how much later than
