@@ -10,6 +10,11 @@ background while the current one is sent, at most `concurrency` sends are betwee
 A send holds its concurrency slot until its outcome is committed, so a kill -9 repeats at most
 `concurrency` sends — the ones in flight at that instant — never a whole batch. A graceful stop
 (`close()`, or cancelling `drain()`) finishes the sends in flight and gives the rest back.
+
+The clock (APScheduler) calls `on_tick` every second: it drains until nothing is due and, when a
+row falls due before the next tick, sleeps until that moment, so a reminder is not late by the
+tick's phase. What a renderer reads can be fetched for the whole batch in the claim's
+transaction (`Prefetch`). Measurements: bench/reminders.py and bench/README.md.
 """
 
 from __future__ import annotations
