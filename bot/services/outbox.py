@@ -32,7 +32,7 @@ async def enqueue(
     expires_at: datetime | None = None,
 ) -> bool:
     """Queue a message; False when a row with this idempotency key already exists."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
         insert(Outbox)
@@ -50,4 +50,4 @@ async def enqueue(
         )
         .on_conflict_do_nothing(index_elements=[Outbox.idempotency_key])
     )
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
