@@ -134,6 +134,7 @@ EVENT_ERRORS = {
     "cancelled": "the event is cancelled",
     "capacity": "capacity must be at least 1 (or 'none' for no limit)",
     "capacity_taken": "more seats are taken than that",
+    "kind_taken": "someone booked on it already holds a booking of that kind",
     "title": "a title is needed in pl, uk and en (at most 200 characters each)",
     "duration": "duration is in minutes, at least 5",
     "link": "the join link must start with https://",

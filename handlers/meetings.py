@@ -24,6 +24,7 @@ from bot.i18n import _, __
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
+from bot.services import staff
 from bot.services.booking import BookingError, Seat
 from db.models import Booking, Event, Person
 from handlers.callbacks import BookingAction, MeetingPick, MeetingWait
@@ -325,7 +326,10 @@ async def explain(error: BookingError, data: dict[str, Any]) -> None:
         )
         return
     text = str(REFUSALS.get(error.code, REFUSALS["stale"]))
-    if data.get("event_update") is not None and data["event_update"].callback_query is not None:
+    update = data.get("event_update")
+    if update is not None and (query := update.callback_query) is not None:
+        if error.code == "stale":  # someone else's booking, an old or forged button: audited
+            await staff.audit_refused(data["session"], query.from_user.id, query.data)
         responder.toast(text, alert=error.code != "stale")
     else:
         responder.send(text)

@@ -60,6 +60,10 @@ EVENT_ERRORS = {
     "cancelled": __("This event is cancelled."),
     "capacity": __("Please type the number of seats (at least 1), or 0 for no limit."),
     "capacity_taken": __("{taken} seats are already taken; the capacity cannot be lower."),
+    "kind_taken": __(
+        "Someone booked on this event already holds a booking of that kind, so the kind "
+        "cannot be changed."
+    ),
     "title": __(
         "Please send three lines: the title in Polish, Ukrainian and English "
         "(at most 200 characters each)."
