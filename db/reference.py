@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,14 +157,16 @@ DATASETS: tuple[Dataset, ...] = (
 )
 
 
-def read_rows(dataset: Dataset, content: bytes) -> list[Row]:
+def read_rows(dataset: Dataset, content: bytes) -> Iterator[Row]:
     """Parse a file's bytes into table rows, refusing a missing column or a repeated code.
 
-    A repeated code would make PostgreSQL's ON CONFLICT fail half-way ("cannot affect row a
-    second time"), so it is reported up front with the file name and line.
+    Rows are produced one at a time (the settlements file is 30,000 rows; held whole as dicts
+    it cost a first start about 50 MB). A repeated code would make PostgreSQL's ON CONFLICT
+    fail half-way ("cannot affect row a second time"), so it is reported with the file name
+    and line; the load runs in one transaction, so an error leaves the previous data.
     """
-    reader = csv.DictReader(io.StringIO(content.decode("utf-8-sig"), newline=""))
-    rows: list[Row] = []
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
     seen: set[str] = set()
     try:
         for raw in reader:
@@ -175,17 +177,22 @@ def read_rows(dataset: Dataset, content: bytes) -> list[Row]:
             if code in seen:
                 raise ValueError(f"{dataset.key} {code} repeated on line {reader.line_num}")
             seen.add(code)
-            rows.append(row)
+            yield row
     except KeyError as exc:
         raise ValueError(f"{dataset.filename}: missing column {exc}") from exc
     except ValueError as exc:
         raise ValueError(f"{dataset.filename}: {exc}") from exc
-    return rows
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _upsert_statement(dialect_name: str, table: Table) -> Any:
@@ -201,18 +208,20 @@ def _upsert_statement(dialect_name: str, table: Table) -> Any:
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
-async def _upsert(connection: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
+async def _upsert(connection: AsyncConnection, dataset: Dataset, rows: Iterable[Row]) -> set[str]:
+    """Insert or update the rows, a chunk at a time; returns their codes."""
     # executemany with one parameter set per row: SQLAlchemy compiles the statement once, where
     # a multi-row .values([...]) would be compiled afresh per chunk (ten times slower here).
-    statement = _upsert_statement(connection.dialect.name, table)
-    rows_per_chunk = MAX_BIND_PARAMETERS // len(table.columns)
+    statement = _upsert_statement(connection.dialect.name, dataset.table)
+    rows_per_chunk = min(2_000, MAX_BIND_PARAMETERS // len(dataset.table.columns))
+    codes: set[str] = set()
     for chunk in _chunks(rows, rows_per_chunk):
-        await connection.execute(statement, list(chunk))
+        await connection.execute(statement, chunk)
+        codes.update(row[dataset.key] for row in chunk)
+    return codes
 
 
-async def _delete_missing(
-    connection: AsyncConnection, dataset: Dataset, rows: Sequence[Row]
-) -> int:
+async def _delete_missing(connection: AsyncConnection, dataset: Dataset, codes: set[str]) -> int:
     """Delete the dataset's rows whose code is no longer in the file; returns how many."""
     column = dataset.table.c[dataset.key]
     query = select(column)
@@ -220,7 +229,7 @@ async def _delete_missing(
     if scope is not None:
         query = query.where(scope)
     existing = set((await connection.scalars(query)).all())
-    stale = sorted(existing - {row[dataset.key] for row in rows})
+    stale = sorted(existing - codes)
     for chunk in _chunks(stale, MAX_BIND_PARAMETERS):
         await connection.execute(delete(dataset.table).where(column.in_(chunk)))
     return len(stale)
@@ -253,9 +262,8 @@ async def load_reference(
             if not force and recorded.get(dataset.name) == sha256:
                 loaded[dataset.name] = 0
                 continue
-            rows = read_rows(dataset, content)
-            await _upsert(connection, dataset.table, rows)
-            await _delete_missing(connection, dataset, rows)
-            await _record(connection, dataset.name, sha256, len(rows))
-            loaded[dataset.name] = len(rows)
+            codes = await _upsert(connection, dataset, read_rows(dataset, content))
+            await _delete_missing(connection, dataset, codes)
+            await _record(connection, dataset.name, sha256, len(codes))
+            loaded[dataset.name] = len(codes)
     return loaded
