@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import heapq
 import itertools
 import json
@@ -70,31 +68,6 @@ _METHODS: dict[str, Any] = {
     "sendPhoto": SendPhoto,
     "sendDocument": SendDocument,
 }
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-_mmap_threshold_pinned = False
-
-
-def pin_mmap_threshold(size: int = 128 * 1024) -> None:
-    """Keep glibc's mmap threshold at its default instead of letting it grow.
-
-    Each socket read allocates a 256 KiB buffer and shrinks it to what arrived. glibc raises
-    its mmap threshold the first time a large block is freed, and from then on those buffers
-    come from the main heap: a thousand a second, each carved where 256 KiB is free, with the
-    small remainders and long-lived objects pinned between them. The heap only grows; at
-    1,000 messages a second it gained ~2.5 MB of free-but-resident memory per 10,000 messages
-    (glibc's own figures: in use flat at 35 MB, free 2 → 25 MB over 100,000 messages).
-    A fixed threshold sends them to mmap, returned on free. No-op without glibc.
-    """
-    global _mmap_threshold_pinned
-    if _mmap_threshold_pinned:
-        return
-    _mmap_threshold_pinned = True
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
-            libc.mallopt(_M_MMAP_THRESHOLD, size)
 
 
 @dataclass
@@ -355,7 +328,6 @@ class Sender:
         self._pumps = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        pin_mmap_threshold()
 
     # ------------------------------------------------------------------ claiming
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import ctypes.util
 import gc
 import logging
 import signal
@@ -18,6 +21,7 @@ from bot.scheduler import create_scheduler, create_sender
 from bot.webhook import create_webhook_app
 
 log = logging.getLogger(__name__)
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 def settle_memory() -> None:
@@ -32,6 +36,24 @@ def settle_memory() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
+    pin_mmap_threshold()
+
+
+def pin_mmap_threshold(size: int = 128 * 1024) -> None:
+    """Keep glibc's mmap threshold at its default instead of letting it grow.
+
+    glibc raises the threshold the first time a large block is freed; from then on blocks of
+    128 KiB and more (most likely the 256 KiB buffers asyncio reads sockets into, then
+    shrinks, a thousand a second when broadcasting) come from the main heap, which only grows:
+    sending 100,000 messages at 1,000/s left ~25 MB free but resident in it (glibc's own
+    figures: in use flat at 35 MB). A fixed threshold keeps such blocks in mmap, returned to
+    the system on free: the broadcast benchmark's peak fell from 155 to 133 MB on PostgreSQL.
+    The same as MALLOC_MMAP_THRESHOLD_=131072 in the environment. No-op without glibc.
+    """
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
+            libc.mallopt(_M_MMAP_THRESHOLD, size)
 
 
 @asynccontextmanager
