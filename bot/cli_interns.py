@@ -120,7 +120,7 @@ async def cmd_unmatch(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     invite = sub.add_parser("invite", help="single-use invitation links for interns")
     actions = invite.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create invitation links")

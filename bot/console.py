@@ -170,7 +170,7 @@ class ConsoleSession(BaseSession):
             return message
         if isinstance(method, EditMessageText):
             mid = int(method.message_id or 0)
-            screen.show(method.text, edited=True)
+            screen.show(method.text or "", edited=True)
             screen.set_inline(mid, method.reply_markup)
             message = self._message(method.chat_id or 0, method.text, method.reply_markup, mid)
             screen.messages[mid] = message

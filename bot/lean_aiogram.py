@@ -49,7 +49,7 @@ def install() -> bool:
                 return None
             if _types_namespace is None:
                 _types_namespace = _state["namespace"]
-        return original(  # type: ignore[no-any-return]
+        return original(
             cls,
             force=force,
             raise_errors=raise_errors,

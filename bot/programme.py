@@ -323,7 +323,9 @@ def _apply_limits(path: Path, raw: dict[str, Any]) -> None:
     """`value_from = "max_inhabitants"` in a rule reads `[limits] max_inhabitants`: one number,
     one line to edit, however many rules use it."""
     limits = raw.get("limits") or {}
-    audiences = raw.get("audiences") if isinstance(raw.get("audiences"), dict) else {}
+    audiences = raw.get("audiences")
+    if not isinstance(audiences, dict):
+        audiences = {}
     for audience, spec in audiences.items():
         for number, rule in enumerate((spec or {}).get("eligibility") or []):
             name = rule.pop("value_from", None) if isinstance(rule, dict) else None

@@ -33,7 +33,9 @@ async def new_applications(
     """One notice for every submission gathered for this staff member."""
     if person is None or not person.is_staff:
         return Skip("cancelled", "recipient is no longer staff")
-    ids = sorted({row.payload.get("application_id") for row in rows})
+    ids = sorted(
+        {int(row.payload["application_id"]) for row in rows if row.payload.get("application_id")}
+    )
     applications = (await session.scalars(select(Application).where(Application.id.in_(ids)))).all()
     if not applications:
         return Skip("cancelled", "applications were withdrawn or deleted")

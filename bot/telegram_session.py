@@ -25,7 +25,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 from pydantic import BaseModel
 
 _JSON = {"Content-Type": "application/json"}
@@ -95,7 +95,7 @@ class JsonSession(AiohttpSession):
                 url,
                 data=self.json_dumps(body),
                 headers=_JSON,
-                timeout=self.timeout if timeout is None else timeout,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as response:
                 return response.status, await response.text()
         except TimeoutError as exc:

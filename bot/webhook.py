@@ -41,7 +41,7 @@ class TelegramWebhookHandler(SimpleRequestHandler):
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return web.Response(status=400, text="Bad Request")
         try:
-            result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+            result: Any = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
         except ValidationError:
             log.warning("update %s: not a valid Telegram update", update.get("update_id"))
             return web.Response(status=400, text="Bad Request")

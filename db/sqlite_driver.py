@@ -143,6 +143,7 @@ def async_creator(url: URL) -> Any:
         )
         # As SQLAlchemy does for aiosqlite: a forgotten connection must not keep the process up.
         connection._thread.daemon = True
-        return await connection
+        await connection
+        return connection
 
     return connect

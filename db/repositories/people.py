@@ -11,7 +11,7 @@ from db.models import AuditLog, Person
 
 
 def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 # Built once: every update looks its sender up, and building a statement costs more CPU than

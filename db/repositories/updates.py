@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete
+from sqlalchemy import CursorResult, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,13 +23,13 @@ _RECORD = {
 async def record(session: AsyncSession, update_id: int) -> bool:
     """Note the update as processed in the update's own transaction; False if it already was."""
     result = await session.execute(
-        _RECORD[session.bind.dialect.name], {"update_id": update_id}
+        _RECORD[session.get_bind().dialect.name], {"update_id": update_id}
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 async def purge_before(session: AsyncSession, moment: datetime) -> int:
     result = await session.execute(
         delete(ProcessedUpdate).where(ProcessedUpdate.received_at < moment)
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)
