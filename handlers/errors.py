@@ -8,11 +8,13 @@ stays in the database.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import Bot, Router
+from aiogram import BaseMiddleware, Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent
+from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +25,61 @@ from bot.services.questionnaire import ApplicationsClosed, StaleAction
 from handlers.question_view import invalid_text
 
 log = logging.getLogger(__name__)
+
+# Refusal codes that mean an old button, someone else's object or a forged id: audited.
+AUDITED_CODES = frozenset({"stale", "unknown"})
+
+
+async def audit_refused_event(
+    session: AsyncSession,
+    event: Message | CallbackQuery,
+    reason: str | None = None,
+    *,
+    typed_too: bool = False,
+) -> None:
+    """Audit a refused press or command: who, and the callback data or the bare command,
+    never what someone typed. A typed message is audited (without its text) only when asked:
+    an answer refused by a service is an action, a newcomer's "hello" is not."""
+    user = event.from_user
+    if user is None or user.is_bot:
+        return
+    text = event.text if isinstance(event, Message) else None
+    if isinstance(event, CallbackQuery):
+        data = event.data
+    elif text and text.startswith("/"):
+        data = text.split(maxsplit=1)[0]
+    elif typed_too:
+        data = None
+    else:
+        return
+    await staff.audit_refused(session, user.id, data, reason)
+
+
+Explain = Callable[[Any, Message | CallbackQuery, dict[str, Any]], Awaitable[None]]
+
+
+class ExplainRefusals(BaseMiddleware):
+    """A service's refusal (one of `errors`, each with a `code`) becomes an answer where it
+    happened, and the update's transaction commits what little it did (e.g. nothing). A press
+    refused as stale or unknown is audit-logged first."""
+
+    def __init__(self, errors: tuple[type[Exception], ...], explain: Explain) -> None:
+        self.errors = errors
+        self.explain = explain
+
+    async def __call__(
+        self,
+        handler: Callable[[Any, dict[str, Any]], Awaitable[Any]],
+        event: Any,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except self.errors as error:
+            if isinstance(event, CallbackQuery) and getattr(error, "code", None) in AUDITED_CODES:
+                await audit_refused_event(data["session"], event)
+            await self.explain(error, event, data)
+            return None
 
 
 async def _tell(bot: Bot, event: ErrorEvent, text: str, *, alert: bool = True) -> None:
@@ -64,18 +121,12 @@ async def _audit_refusal(
     """Every refused action is in the audit log: who, what, refused. The update's own
     transaction was rolled back, so the entry is written in one of its own."""
     update = event.update
-    query, message = update.callback_query, update.message
-    user = query.from_user if query is not None else message.from_user if message else None
-    if user is None or user.is_bot:
+    action = update.callback_query or update.message
+    if action is None:
         return
-    if query is not None:
-        data = query.data
-    else:  # a message: only a command is kept, never what someone typed
-        text = (message.text if message else None) or ""
-        data = text.split(maxsplit=1)[0] if text.startswith("/") else None
     try:
         async with sessionmaker() as session, session.begin():
-            await staff.audit_refused(session, user.id, data, str(event.exception))
+            await audit_refused_event(session, action, str(event.exception), typed_too=True)
     except Exception as exc:  # the refusal itself was answered; the entry is best effort
         log.error("update %s: refusal not audited: %s", update.update_id, type(exc).__name__)
 

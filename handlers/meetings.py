@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiogram import BaseMiddleware, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,10 +24,10 @@ from bot.i18n import _, __
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
-from bot.services import staff
 from bot.services.booking import BookingError, Seat
 from db.models import Booking, Event, Person
 from handlers.callbacks import BookingAction, MeetingPick, MeetingWait
+from handlers.errors import ExplainRefusals
 from handlers.meeting_cards import (
     booking_card,
     button,
@@ -279,27 +279,10 @@ ACTIONS: dict[str, Callable[[Ctx, int], Awaitable[None]]] = {
 }
 
 
-class ExplainRefusals(BaseMiddleware):
-    """A refused booking action becomes a short answer instead of an error.
-
-    Services raise `BookingError` before changing anything (or inside a savepoint they roll
-    back), so the update's transaction can commit what little it did, e.g. nothing.
-    """
-
-    async def __call__(
-        self,
-        handler: Callable[[Any, dict[str, Any]], Awaitable[Any]],
-        event: Any,
-        data: dict[str, Any],
-    ) -> Any:
-        try:
-            return await handler(event, data)
-        except BookingError as error:
-            await explain(error, data)
-            return None
-
-
-async def explain(error: BookingError, data: dict[str, Any]) -> None:
+async def explain(
+    error: BookingError, action: Message | CallbackQuery, data: dict[str, Any]
+) -> None:
+    """A refused booking action, answered where it happened (see `ExplainRefusals`)."""
     responder: Responder = data["responder"]
     person: Person = data["person"]
     programme: Programme = data["programme"]
@@ -326,10 +309,7 @@ async def explain(error: BookingError, data: dict[str, Any]) -> None:
         )
         return
     text = str(REFUSALS.get(error.code, REFUSALS["stale"]))
-    update = data.get("event_update")
-    if update is not None and (query := update.callback_query) is not None:
-        if error.code == "stale":  # someone else's booking, an old or forged button: audited
-            await staff.audit_refused(data["session"], query.from_user.id, query.data)
+    if isinstance(action, CallbackQuery):
         responder.toast(text, alert=error.code != "stale")
     else:
         responder.send(text)
@@ -350,8 +330,9 @@ REFUSALS = {
 
 def create_router() -> Router:
     router = Router(name="meetings")
-    router.message.middleware(ExplainRefusals())
-    router.callback_query.middleware(ExplainRefusals())
+    refusals = ExplainRefusals((BookingError,), explain)
+    router.message.middleware(refusals)
+    router.callback_query.middleware(refusals)
     router.message.register(meetings_command, Command("meetings"))
     router.callback_query.register(pressed_date, MeetingPick.filter())
     router.callback_query.register(pressed_wait, MeetingWait.filter())

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
 from bot.responder import Responder
-from bot.services import people, staff
+from bot.services import people
 from bot.settings import Settings
 from db.models import Person
+from handlers.errors import audit_refused_event
 from handlers.keyboards import language_keyboard
 from handlers.start import show_notice
 from handlers.texts import FIRST_GREETING
@@ -32,11 +33,9 @@ async def onboarding_first(
     # Before the notice is read only the language and notice buttons and the commands of the
     # routers above are live: any other press or command is stale or forged. (Typed text is
     # not an action, and what someone typed is never stored.)
+    await audit_refused_event(session, event)
     if isinstance(event, CallbackQuery):
-        await staff.audit_refused(session, event.from_user.id, event.data)
         responder.toast(_("This button is no longer active."))
-    elif event.text and event.text.startswith("/") and event.from_user is not None:
-        await staff.audit_refused(session, event.from_user.id, event.text.split()[0])
     if person.language is None:
         responder.send(FIRST_GREETING, language_keyboard())
     else:

@@ -9,11 +9,11 @@ stored in UTC. Every change goes through `bot.services.events`, which audit-logs
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aiogram import BaseMiddleware, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -24,11 +24,12 @@ from bot.i18n import _, __, format_datetime, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
-from bot.services import events, staff
+from bot.services import events
 from bot.services.booking import BookingError
 from bot.services.events import EventDraft, EventError
 from db.models import Application, Event, Person
 from handlers.callbacks import StaffAttendance, StaffChoice, StaffEvent
+from handlers.errors import ExplainRefusals
 from handlers.filters import IsStaff
 
 Clock = Callable[[], datetime]
@@ -534,36 +535,25 @@ def _draft(values: dict[str, Any]) -> EventDraft:
     return EventDraft(**values)
 
 
-class ExplainStaffErrors(BaseMiddleware):
+async def explain(
+    error: EventError | BookingError, event: Message | CallbackQuery, data: dict[str, Any]
+) -> None:
     """Wrong input or a refused action: say why and stay at the same step of the form."""
-
-    async def __call__(
-        self,
-        handler: Callable[[Any, dict[str, Any]], Awaitable[Any]],
-        event: Any,
-        data: dict[str, Any],
-    ) -> Any:
-        try:
-            return await handler(event, data)
-        except (EventError, BookingError) as error:
-            template = EVENT_ERRORS.get(error.code, EVENT_ERRORS["stale"])
-            text = str(template).format(**error.params)
-            responder: Responder = data["responder"]
-            if isinstance(event, CallbackQuery):
-                if error.code in ("stale", "unknown"):  # an old or forged button: audited
-                    await staff.audit_refused(data["session"], event.from_user.id, event.data)
-                responder.toast(text, alert=True)
-            else:
-                responder.send(text)
-            return None
+    text = str(EVENT_ERRORS.get(error.code, EVENT_ERRORS["stale"])).format(**error.params)
+    responder: Responder = data["responder"]
+    if isinstance(event, CallbackQuery):
+        responder.toast(text, alert=True)
+    else:
+        responder.send(text)
 
 
 def create_router() -> Router:
     router = Router(name="staff_events")
     router.message.filter(IsStaff())
     router.callback_query.filter(IsStaff())
-    router.message.middleware(ExplainStaffErrors())
-    router.callback_query.middleware(ExplainStaffErrors())
+    refusals = ExplainRefusals((EventError, BookingError), explain)
+    router.message.middleware(refusals)
+    router.callback_query.middleware(refusals)
     router.message.register(list_events, Command("events"))
     router.message.register(new_event, Command("newevent"))
     router.callback_query.register(pressed_event, StaffEvent.filter())
