@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import json
 import logging
 import math
 import time
@@ -33,14 +32,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import aiohttp
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramRetryAfter,
 )
 from aiogram.methods import SendDocument, SendMessage, SendPhoto
@@ -50,6 +46,7 @@ from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services import outbox
+from bot.telegram_session import JsonSession
 from db.base import utcnow
 from db.models import Outbox, Person
 
@@ -317,8 +314,7 @@ class Sender:
         self.defer_after = min(10.0, lease.total_seconds() / 4)
         self.in_flight = 0
         self.max_in_flight = 0
-        timeout = getattr(bot.session, "timeout", 60) if bot is not None else 60
-        self._timeout = aiohttp.ClientTimeout(total=float(timeout) + 5)
+        self._timeout = float(getattr(bot.session, "timeout", 60) if bot is not None else 60) + 5
         # At high rates wait a little for company; at low rates a message is alone anyway.
         linger = 0.0
         self._commits = _GroupCommit(self._write, linger, enough=max(1, self.concurrency // 2))
@@ -673,38 +669,18 @@ class Sender:
     async def _post(
         self, method: str, params: dict[str, Any], markup: InlineKeyboardMarkup | None
     ) -> int:
-        """One JSON POST on the bot's own aiohttp session.
-
-        aiogram validates a pydantic model for every call and parses every answer into
-        another: about half a millisecond of CPU, half a core at 1,000 messages a second.
-        Here the request is plain JSON and a successful answer is read for its message id
-        only; any other answer is handed to aiogram, which raises its usual exceptions.
-        """
-        session = self.bot.session
-        default = self.bot.default
+        """One plain Bot API call (`JsonSession.call_plain`): aiogram would validate a model
+        for every call and parse every answer into another, about half a millisecond of CPU,
+        half a core at 1,000 messages a second. The answer is read for its message id only;
+        a failure raises aiogram's usual exceptions."""
         params = {k: v for k, v in params.items() if v is not None}
-        if default.parse_mode:
-            params["parse_mode"] = default.parse_mode
-        if default.link_preview_is_disabled and method == "sendMessage":
-            params["link_preview_options"] = {"is_disabled": True}
         if markup is not None:
-            params["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
-        if not isinstance(session, AiohttpSession):  # e.g. a test double: the usual way
+            params["reply_markup"] = markup
+        session = self.bot.session
+        if not isinstance(session, JsonSession):  # e.g. a test double: the usual way
             return int((await self.bot(_METHODS[method](**params))).message_id)
-        url = session.api.api_url(token=self.bot.token, method=method)
-        try:
-            client = await session.create_session()
-            async with client.post(url, json=params, timeout=self._timeout) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TelegramNetworkError(_METHODS[method](**params), f"{type(exc).__name__}") from exc
-        if status == 200:
-            body = json.loads(raw)
-            if body.get("ok"):
-                return int(body["result"]["message_id"])
-        content = raw.decode("utf-8", "replace")
-        session.check_response(self.bot, _METHODS[method](**params), status, content)
-        raise TelegramAPIError(_METHODS[method](**params), content[:200])  # not reached
+        answer = await session.call_plain(self.bot, _METHODS[method], params, self._timeout)
+        return int(answer["message_id"])
 
     # ------------------------------------------------------------------ recording
 

@@ -46,19 +46,24 @@ class JsonSession(AiohttpSession):
         return cast(TelegramType, result.result)
 
     async def call_plain(
-        self, bot: Bot, method: type[TelegramMethod[Any]], params: dict[str, Any]
+        self,
+        bot: Bot,
+        method: type[TelegramMethod[Any]],
+        params: dict[str, Any],
+        timeout: float | None = None,  # noqa: ASYNC109 (passed on to aiohttp)
     ) -> Any:
         """Call `method` with `params`, building neither aiogram's request nor its answer.
 
-        For the replies queued during an update, which nobody reads: the bot's defaults
-        (parse mode, link previews) are filled in as aiogram would, the answer comes back as
-        plain JSON. A failure is handed to aiogram, which raises its usual exception.
+        For calls whose answer is read for an id at most (the replies queued during an
+        update, the outbox sender's messages): the bot's defaults (parse mode, link previews)
+        are filled in as aiogram would, the answer comes back as plain JSON. A failure is
+        handed to aiogram, which raises its usual exception.
         """
         body = {key: self._plain(bot, value) for key, value in params.items() if value is not None}
         for field, default in _defaults(method):
             if field not in body and (value := bot.default[default]) is not None:
                 body[field] = self._plain(bot, value)
-        status, raw = await self._post(bot, method.__api_method__, body, None)
+        status, raw = await self._post(bot, method.__api_method__, body, timeout)
         if status == 200:
             answer = json.loads(raw)
             if answer.get("ok"):
@@ -86,7 +91,7 @@ class JsonSession(AiohttpSession):
         bot: Bot,
         api_method: str,
         body: dict[str, Any],
-        timeout: int | None,  # noqa: ASYNC109 (passed on to aiohttp, as aiogram does)
+        timeout: float | None,  # noqa: ASYNC109 (passed on to aiohttp, as aiogram does)
     ) -> tuple[int, str]:
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=api_method)
