@@ -47,12 +47,6 @@ class OneHopCursor:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def __await__(self) -> Any:
-        async def itself() -> OneHopCursor:
-            return self
-
-        return itself().__await__()
-
     async def execute(self, sql: str, parameters: Any = ()) -> OneHopCursor:
         await self._run(lambda cursor: cursor.execute(sql, parameters))
         return self
