@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import DEFAULT_LANGUAGE, language_from_telegram
 from bot.responder import Responder
-from bot.services import people
+from bot.services import people, questionnaire
 from db.repositories import updates
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,15 @@ class PersonMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         person = None
         if user is not None and not user.is_bot and chat is not None and chat.type == "private":
-            person = await people.on_contact(data["session"], user.id)
+            session, programme = data["session"], data.get("programme")
+            if programme is None:
+                person = await people.on_contact(session, user.id)
+            else:
+                # Most updates need the person's application too: loaded in the same statement.
+                person, application = await people.on_contact_with_application(
+                    session, user.id, programme.id
+                )
+                questionnaire.remember(session, person, programme.id, application)
         locale = (
             (person.language if person is not None else None)
             or language_from_telegram(user.language_code if user else None)

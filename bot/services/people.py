@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LANGUAGES, time_zone_for
 from db.base import utcnow
-from db.models import Person
+from db.models import Application, Person
 from db.repositories import people as repo
 
 # Bump when the text of the data-protection notice changes in substance: everyone is asked to
@@ -26,6 +26,16 @@ class UnknownLanguage(ValueError):
 
 async def on_contact(session: AsyncSession, telegram_id: int) -> Person:
     return await repo.get_or_create(session, telegram_id)
+
+
+async def on_contact_with_application(
+    session: AsyncSession, telegram_id: int, programme_id: str
+) -> tuple[Person, Application | None]:
+    """The person (created on first contact) and their application to the programme, if any."""
+    found = await repo.get_with_application(session, telegram_id, programme_id)
+    if found is not None:
+        return found
+    return await repo.get_or_create(session, telegram_id), None
 
 
 def remember_start_payload(person: Person, payload: str | None) -> bool:

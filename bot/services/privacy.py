@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.programme import Programme
-from bot.services import booking
+from bot.services import booking, questionnaire
 from db.base import utcnow
 from db.models import Application, AuditLog, Booking, Event, Invite, Match, Outbox, Person
 from db.repositories import people as repo
@@ -118,4 +118,5 @@ async def erase(
         update(AuditLog).where(AuditLog.actor_id == person.id).values(actor_id=None)
     )
     await session.execute(delete(Person).where(Person.id == person.id))
+    questionnaire.forget(session)  # the row went with the person, by the foreign key
     repo.add_audit(session, "privacy.erase")

@@ -97,11 +97,33 @@ _APPLICATION = select(Application).where(
     Application.programme_id == bindparam("programme_id"),
 )  # built once: it runs on almost every update
 
+# session.info key: {(person id, programme id): Application | None} for applications already
+# looked up in this session (an update's session: one transaction). Filled by `find`, by
+# `begin` and by whoever loaded the application with its person (the update's middleware);
+# `forget` empties it when rows go by other means (erasure).
+_KNOWN = "questionnaire.applications"
+
+
+def remember(
+    session: AsyncSession, person: Person, programme_id: str, application: Application | None
+) -> None:
+    session.info.setdefault(_KNOWN, {})[(person.id, programme_id)] = application
+
+
+def forget(session: AsyncSession) -> None:
+    session.info.pop(_KNOWN, None)
+
 
 async def find(session: AsyncSession, person: Person, programme: Programme) -> Application | None:
-    return await session.scalar(
+    known = session.info.get(_KNOWN)
+    key = (person.id, programme.id)
+    if known is not None and key in known:
+        return known[key]  # type: ignore[no-any-return]
+    application = await session.scalar(
         _APPLICATION, {"person_id": person.id, "programme_id": programme.id}
     )
+    remember(session, person, programme.id, application)
+    return application
 
 
 async def begin(
@@ -130,6 +152,7 @@ async def begin(
     application.current_question = first.id if first else None
     session.add(application)
     await session.flush()
+    remember(session, person, programme.id, application)
     return application
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AuditLog, Person
+from db.models import Application, AuditLog, Person
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -21,6 +21,32 @@ _BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
     return await session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
+
+
+# The sender and their application to the running programme in one statement: almost every
+# update needs both, and a statement costs more than the join.
+_WITH_APPLICATION = (
+    select(Person, Application)
+    .outerjoin(
+        Application,
+        (Application.person_id == Person.id)
+        & (Application.programme_id == bindparam("programme_id")),
+    )
+    .where(Person.telegram_id == bindparam("telegram_id"))
+)
+
+
+async def get_with_application(
+    session: AsyncSession, telegram_id: int, programme_id: str
+) -> tuple[Person, Application | None] | None:
+    """The person and their application to `programme_id` (None if they have none yet); None
+    if there is no such person."""
+    row = (
+        await session.execute(
+            _WITH_APPLICATION, {"telegram_id": telegram_id, "programme_id": programme_id}
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def get_or_create(session: AsyncSession, telegram_id: int, **defaults: Any) -> Person:
