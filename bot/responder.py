@@ -34,7 +34,10 @@ from bot.telegram_session import JsonSession
 log = logging.getLogger(__name__)
 
 PlainCall = tuple[type[TelegramMethod[Any]], dict[str, Any]]
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+# aiogram's models, or the Bot API's JSON for them (the questionnaire's cards).
+Markup = (
+    InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | dict[str, Any]
+)
 
 
 class Responder:
@@ -72,7 +75,9 @@ class Responder:
             (SendMessage, {"chat_id": self.chat_id, "text": text, "reply_markup": reply_markup})
         )
 
-    def edit(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+    def edit(
+        self, text: str, reply_markup: InlineKeyboardMarkup | dict[str, Any] | None = None
+    ) -> None:
         """Change the card the pressed button belongs to; a plain message gets a new card."""
         if self.message_id is None or self.chat_id is None:
             self.send(text, reply_markup)
@@ -133,7 +138,7 @@ class Responder:
                 if not isinstance(call, tuple):
                     await self.bot(call)
                 elif isinstance(session, JsonSession):
-                    await session.call_plain(self.bot, *call)  # nobody reads the answer
+                    await session.call_plain(self.bot, *call, answer=False)  # nobody reads it
                 else:  # another session (a test double): aiogram's usual way
                     method, params = call
                     await self.bot(method(**params))

@@ -51,13 +51,16 @@ class JsonSession(AiohttpSession):
         method: type[TelegramMethod[Any]],
         params: dict[str, Any],
         timeout: float | None = None,  # noqa: ASYNC109 (passed on to aiohttp)
+        *,
+        answer: bool = True,
     ) -> Any:
         """Call `method` with `params`, building neither aiogram's request nor its answer.
 
         For calls whose answer is read for an id at most (the replies queued during an
         update, the outbox sender's messages): the bot's defaults (parse mode, link previews)
         are filled in as aiogram would, the answer comes back as plain JSON. A failure is
-        handed to aiogram, which raises its usual exception.
+        handed to aiogram, which raises its usual exception. With `answer=False` a success is
+        not even parsed (the Bot API answers HTTP 200 only with "ok": true) and None is returned.
         """
         body = {key: self._plain(bot, value) for key, value in params.items() if value is not None}
         for field, default in _defaults(method):
@@ -65,9 +68,11 @@ class JsonSession(AiohttpSession):
                 body[field] = self._plain(bot, value)
         status, raw = await self._post(bot, method.__api_method__, body, timeout)
         if status == 200:
-            answer = json.loads(raw)
-            if answer.get("ok"):
-                return answer.get("result")
+            if not answer:
+                return None
+            parsed = json.loads(raw)
+            if parsed.get("ok"):
+                return parsed.get("result")
         self.check_response(bot=bot, method=method(**params), status_code=status, content=raw)
         return None  # check_response raised unless Telegram said "ok" in an unusual way
 

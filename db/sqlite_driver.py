@@ -13,12 +13,16 @@ lastrowid). A result longer than that keeps its cursor open and further fetches 
 thread again, so streamed queries (`yield_per`, `stream`) still hold only a page in memory.
 Everything else (transactions, errors, closing) is aiosqlite's own, unchanged, and all sqlite3
 objects are still touched only on the connection's thread.
+
+`guard_commit` puts one more statement into the COMMIT's round trip: the bot records each
+update's id that way (see `db.repositories.updates.seal`), so the record costs no trip of its own.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -121,8 +125,51 @@ class OneHopCursor:
 
 
 class OneHopConnection(aiosqlite.Connection):
+    _guard: tuple[str, tuple[Any, ...], Callable[[], Exception]] | None = None
+
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
+
+    def guard_commit(
+        self, sql: str, parameters: tuple[Any, ...], rejected: Callable[[], Exception]
+    ) -> None:
+        """Run `sql` just before the transaction's COMMIT, in the same trip to the thread.
+
+        If it changes no row (an INSERT … ON CONFLICT DO NOTHING that found its key), the
+        transaction is rolled back instead and `commit()` raises `rejected()`. A rollback
+        drops the guard unrun.
+        """
+        self._guard = (sql, parameters, rejected)
+
+    async def commit(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is None:
+            await super().commit()
+            return
+        sql, parameters, rejected = guard
+
+        def on_thread() -> bool:
+            connection = self._conn
+            cursor = connection.execute(sql, parameters)
+            changed = cursor.rowcount > 0
+            cursor.close()
+            if changed:
+                connection.commit()
+            else:
+                connection.rollback()
+            return changed
+
+        if not await self._execute(on_thread):
+            raise rejected()
+
+    async def rollback(self) -> None:
+        self._guard = None
+        connection = self._connection
+        if connection is not None and not connection.in_transaction:
+            # Nothing to undo: the pool's reset of a connection handed back after a commit
+            # costs no trip to the thread (reading the flag is safe from any thread).
+            return
+        await super().rollback()
 
 
 def async_creator(url: URL) -> Any:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
 from handlers.callbacks import LanguageChoice, NoticeAck
 
 FLAGS = {"pl": "🇵🇱", "uk": "🇺🇦", "en": "🇬🇧"}
+
+# The questionnaire's cards, shown on almost every update, are built as the Bot API's JSON:
+# aiogram's button and keyboard models cost more to build and dump again than the rest of the
+# card (the Responder sends either).
+Button = dict[str, str]
+InlineKeyboard = dict[str, Any]
+
+
+def button(text: str, data: str) -> Button:
+    return {"text": text, "callback_data": data}
+
+
+def inline_keyboard(rows: list[list[Button]]) -> InlineKeyboard:
+    return {"inline_keyboard": rows}
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

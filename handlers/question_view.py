@@ -6,12 +6,7 @@ import html
 import re
 from typing import Any
 
-from aiogram.types import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-)
+from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
 from bot.i18n import _, __, format_datetime, format_number
 from bot.programme import Programme, Question
@@ -20,6 +15,8 @@ from bot.services.answers import InvalidAnswer
 from bot.services.pickers import code_of
 from bot.services.questionnaire import Step
 from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle
+from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
+from handlers.keyboards import button as _button
 
 SUMMARY_ANSWER_LIMIT = 160
 
@@ -131,11 +128,7 @@ def _within_limit(lines: list[str], limit: int = 4000) -> str:
     return "\n".join(kept)
 
 
-def _button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data)
-
-
-def question_card(step: Step, language: str) -> tuple[str, InlineKeyboardMarkup]:
+def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
     question = step.question
     assert question is not None
     application = step.application
@@ -154,7 +147,7 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboardMarkup]
             "",
             _("Current answer: {answer}").format(answer=format_answer(question, current, language)),
         ]
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[Button]] = []
     if question.kind == "yes_no":
         rows.append(
             [
@@ -190,7 +183,7 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboardMarkup]
                 ]
             )
         rows.append([_button(_("Done ✓"), Done(q=question.id).pack())])
-    nav: list[InlineKeyboardButton] = []
+    nav: list[Button] = []
     if application.editing:
         nav.append(_button(_("↩ Back to summary"), Nav(action="summary", q=question.id).pack()))
     elif step.number > 1:
@@ -199,7 +192,7 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboardMarkup]
         nav.append(_button(_("Skip →"), Nav(action="skip", q=question.id).pack()))
     if nav:
         rows.append(nav)
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+    return "\n".join(lines), inline_keyboard(rows)
 
 
 def contact_keyboard() -> ReplyKeyboardMarkup:
@@ -212,7 +205,7 @@ def contact_keyboard() -> ReplyKeyboardMarkup:
 
 def matches_card(
     question: Question, matches: list[Any], language: str
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[str, InlineKeyboard]:
     rows = [
         [
             _button(
@@ -232,7 +225,7 @@ def matches_card(
         text = _("I found no exact match. Did you mean one of these?")
     else:
         text = _("Please choose from the list:")
-    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+    return text, inline_keyboard(rows)
 
 
 def no_matches_text(question: Question) -> str:
@@ -283,9 +276,9 @@ def summary_card(
     language: str,
     submitted: bool,
     can_change: bool,
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[str, InlineKeyboard]:
     lines = ["<b>" + _("Your answers") + "</b>", ""]
-    buttons: list[InlineKeyboardButton] = []
+    buttons: list[Button] = []
     for number, (question, value) in enumerate(rows, start=1):
         label = plain((question.label or question.text).get(language))
         lines.append(
@@ -300,7 +293,7 @@ def summary_card(
         lines += ["", _("Please check your answers. You can change any of them before sending.")]
         keyboard.append([_button(_("✅ Send the application"), Nav(action="submit").pack())])
     text = _within_limit(lines)
-    return text, InlineKeyboardMarkup(inline_keyboard=keyboard)
+    return text, inline_keyboard(keyboard)
 
 
 def reason_lines(reasons: list[eligibility.Reason], language: str) -> list[str]:
@@ -358,9 +351,9 @@ def verdict_text(
     return "\n".join(lines)
 
 
-def role_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
+def role_keyboard() -> InlineKeyboard:
+    return inline_keyboard(
+        [
             [
                 _button(
                     _("🇵🇱 I represent a Polish local government"),
@@ -372,9 +365,7 @@ def role_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-def news_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [_button(_("🔔 Let me know about the next edition"), News(on=True).pack())],
-        ]
+def news_keyboard() -> InlineKeyboard:
+    return inline_keyboard(
+        [[_button(_("🔔 Let me know about the next edition"), News(on=True).pack())]]
     )

@@ -118,7 +118,7 @@ async def find(session: AsyncSession, person: Person, programme: Programme) -> A
     known = session.info.get(_KNOWN)
     key = (person.id, programme.id)
     if known is not None and key in known:
-        return known[key]  # type: ignore[no-any-return]
+        return known[key]
     application = await session.scalar(
         _APPLICATION, {"person_id": person.id, "programme_id": programme.id}
     )

@@ -7,7 +7,9 @@ from sqlalchemy import CursorResult, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import utcnow
 from db.models import ProcessedUpdate
+from db.sqlite_driver import OneHopConnection
 
 # Built once per dialect: it runs on every update. On the table, not the ORM class: an ORM
 # insert given parameters would be a bulk insert, which reports no row count.
@@ -20,12 +22,45 @@ _RECORD = {
 }
 
 
+# The same INSERT as SQLite's driver takes it, for `seal`; received_at as SQLAlchemy stores a
+# DateTime in SQLite (UTC).
+_SQLITE_RECORD = (
+    f"INSERT INTO {_TABLE.name} (update_id, received_at) VALUES (?, ?) "
+    "ON CONFLICT (update_id) DO NOTHING"
+)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class AlreadyProcessed(Exception):
+    """The update was processed before (Telegram delivered it again): nothing of it is kept."""
+
+
 async def record(session: AsyncSession, update_id: int) -> bool:
     """Note the update as processed in the update's own transaction; False if it already was."""
     result = await session.execute(
         _RECORD[session.get_bind().dialect.name], {"update_id": update_id}
     )
     return bool(cast(CursorResult[Any], result).rowcount)
+
+
+async def seal(session: AsyncSession, update_id: int) -> None:
+    """Record the update as processed, as the last thing its transaction does.
+
+    If it already was, the transaction keeps nothing: the commit (on SQLite, where the record
+    rides along with the COMMIT) or this call (elsewhere) raises AlreadyProcessed, and the
+    caller rolls back. Call it inside the transaction, after the update's work.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        connection = await (await session.connection()).get_raw_connection()
+        driver = connection.driver_connection
+        if isinstance(driver, OneHopConnection):
+            moment = utcnow().strftime(_SQLITE_TIME)
+            driver.guard_commit(
+                _SQLITE_RECORD, (update_id, moment), lambda: AlreadyProcessed(update_id)
+            )
+            return
+    if not await record(session, update_id):
+        raise AlreadyProcessed(update_id)
 
 
 async def purge_before(session: AsyncSession, moment: datetime) -> int:

@@ -97,6 +97,9 @@ async def test_plain_calls_fill_in_defaults_and_return_plain_json(
     )
     assert edited["text"] == "y"
     assert tg.calls("editMessageText")[-1].params["parse_mode"] == "HTML"
+    unread = await session.call_plain(bot, SendMessage, {"chat_id": CHAT, "text": "z"},
+                                      answer=False)
+    assert unread is None and tg.sent_messages(CHAT)[-1].text == "z"
     assert bot.forms == []  # type: ignore[attr-defined]
 
 
@@ -106,6 +109,10 @@ async def test_plain_failures_raise_aiogram_errors(tg: FakeTelegram, bot: Bot) -
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
         await session.call_plain(
             bot, EditMessageText, {"chat_id": CHAT, "message_id": 999, "text": "y"}
+        )
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        await session.call_plain(
+            bot, EditMessageText, {"chat_id": CHAT, "message_id": 999, "text": "y"}, answer=False
         )
     tg.block(CHAT)
     with pytest.raises(TelegramForbiddenError):
