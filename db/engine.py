@@ -42,12 +42,15 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        # SQLite has one writer at a time. A few connections keep reads and the outbox sender
-        # going while an update writes; more would only wait inside SQLite's busy handler,
-        # which is not first-come-first-served (waits past the timeout failed as "database is
-        # locked" under load). Beyond these, updates queue fairly in the pool instead.
+        # SQLite has one writer at a time, and every transaction here begins IMMEDIATE (takes
+        # the write lock), so a second connection in the same process could only wait for the
+        # first inside SQLite's busy handler, which polls: it sleeps up to 100 ms between tries
+        # and is not first-come-first-served (under load that was a p99 of seconds and waits
+        # that failed as "database is locked"). One connection: transactions queue for it in
+        # the pool, in arrival order, and start the moment the previous one ends. The busy
+        # handler remains for other processes (a CLI command, a second instance).
         kwargs.setdefault("pool_size", 1)
-        kwargs.setdefault("max_overflow", 3)
+        kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 120)
         kwargs.setdefault("async_creator", sqlite_driver.async_creator(url))
         engine = create_async_engine(url, **kwargs)

@@ -84,16 +84,17 @@ async def offer_after_submit(
     person: Person,
     programme: Programme,
     now: datetime,
+    audience: str,
 ) -> None:
-    """After an eligible submission: the dates to choose from, under the verdict.
+    """After an eligible submission (of an application for `audience`): the dates to choose
+    from, under the verdict.
 
     With no date open yet nothing is added: the verdict already says we will write, and
     `events.announce` keeps that promise when staff publish a date.
     """
     if await seats.live_entry(session, person, programme.id) is not None:
         return
-    audience = await seats.eligible_audience(session, person, programme)
-    found = await seats.open_events(session, programme, audience, now) if audience else []
+    found = await seats.open_events(session, programme, audience, now)
     if found:
         intro = _("<b>Choose a date</b> that suits you:")
         responder.send(*dates_card(found, person, programme, intro=intro))

@@ -339,7 +339,9 @@ async def submit(
         None if verdict.eligible or person.news_opt_in_at else view.news_keyboard(),
     )
     if verdict.eligible:  # the verdict promises the dates of the information meetings
-        await meetings.offer_after_submit(responder, session, person, programme, now)
+        await meetings.offer_after_submit(
+            responder, session, person, programme, now, application.audience
+        )
 
 
 async def pressed_news(

@@ -7,8 +7,9 @@ submission), with an idempotency key so the same message is never queued twice.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,22 +33,46 @@ async def enqueue(
     expires_at: datetime | None = None,
 ) -> bool:
     """Queue a message; False when a row with this idempotency key already exists."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
-        insert(Outbox)
-        .values(
-            kind=kind,
-            chat_id=chat_id,
-            person_id=person_id,
-            due_at=due_at,
-            priority=priority,
-            payload=payload or {},
-            idempotency_key=key,
-            expires_at=expires_at,
-            status="pending",
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=[Outbox.idempotency_key])
+        _ENQUEUE[session.get_bind().dialect.name],
+        {
+            "kind": kind,
+            "chat_id": chat_id,
+            "person_id": person_id,
+            "due_at": due_at,
+            "priority": priority,
+            "payload": payload or {},
+            "idempotency_key": key,
+            "expires_at": expires_at,
+        },
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# On the table, not the ORM class: an ORM insert given parameters is a bulk insert, which
+# reports no row count.
+_TABLE = cast(Table, Outbox.__table__)
+_ENQUEUE = {
+    name: insert(_TABLE)
+    .values(
+        {
+            **{
+                column: bindparam(column, type_=_TABLE.c[column].type)
+                for column in (
+                    "kind",
+                    "chat_id",
+                    "person_id",
+                    "due_at",
+                    "priority",
+                    "payload",
+                    "idempotency_key",
+                    "expires_at",
+                )
+            },
+            "status": "pending",
+            "attempts": 0,
+        }
+    )
+    .on_conflict_do_nothing(index_elements=[_TABLE.c.idempotency_key])
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}  # built once per dialect: submissions, bookings and broadcasts queue through it

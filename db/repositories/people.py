@@ -69,10 +69,15 @@ async def get_or_create(session: AsyncSession, telegram_id: int, **defaults: Any
     return person
 
 
+_WITH_ROLES = (
+    select(Person)
+    .where(Person.role.in_(bindparam("roles", expanding=True)))
+    .order_by(Person.telegram_id)
+)  # built once: every submission looks the staff up
+
+
 async def list_with_roles(session: AsyncSession, roles: Sequence[str]) -> Sequence[Person]:
-    result = await session.scalars(
-        select(Person).where(Person.role.in_(roles)).order_by(Person.telegram_id)
-    )
+    result = await session.scalars(_WITH_ROLES, {"roles": list(roles)})
     return result.all()
 
 
