@@ -34,7 +34,8 @@ def _sqlite_begin(connection: Any) -> None:
     # The sqlite3 module would defer BEGIN until the first write, so a read-then-write update
     # would read outside its transaction. IMMEDIATE takes the write lock up front: writers
     # queue on busy_timeout instead of failing half-way with "database is locked".
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # (The driver sends it together with the transaction's first statement.)
+    connection.exec_driver_sql(sqlite_driver.BEGIN_IMMEDIATE)
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:

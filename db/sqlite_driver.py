@@ -14,8 +14,10 @@ thread again, so streamed queries (`yield_per`, `stream`) still hold only a page
 Everything else (transactions, errors, closing) is aiosqlite's own, unchanged, and all sqlite3
 objects are still touched only on the connection's thread.
 
-`guard_commit` puts one more statement into the COMMIT's round trip: the bot records each
-update's id that way (see `db.repositories.updates.seal`), so the record costs no trip of its own.
+Two more round trips are saved per transaction: `BEGIN IMMEDIATE` (see `db.engine`) is not sent
+on its own but goes with the transaction's first statement, and `guard_commit` puts one more
+statement into the COMMIT's trip: the bot records each update's id that way (see
+`db.repositories.updates.seal`), so the record costs no trip of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import aiosqlite
 from sqlalchemy.engine import URL
 
 PREFETCH_ROWS = 500
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
 
 
 class OneHopCursor:
@@ -52,6 +55,12 @@ class OneHopCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Any = ()) -> OneHopCursor:
+        if sql == BEGIN_IMMEDIATE and not parameters:
+            # Sent with the next statement (or dropped, if none comes before the end).
+            await self.close()
+            self.description, self.rowcount, self.lastrowid = None, -1, None
+            self._connection._begin_pending = True
+            return self
         await self._run(lambda cursor: cursor.execute(sql, parameters))
         return self
 
@@ -62,8 +71,11 @@ class OneHopCursor:
     async def _run(self, statement: Any) -> None:
         await self.close()
         connection = self._connection
+        begin, connection._begin_pending = connection._begin_pending, False
 
         def on_thread() -> tuple[sqlite3.Cursor | None, Any, int, int | None, list[Any]]:
+            if begin:
+                connection._conn.execute(BEGIN_IMMEDIATE)
             cursor = connection._conn.cursor()
             try:
                 statement(cursor)
@@ -126,6 +138,7 @@ class OneHopCursor:
 
 class OneHopConnection(aiosqlite.Connection):
     _guard: tuple[str, tuple[Any, ...], Callable[[], Exception]] | None = None
+    _begin_pending = False
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
@@ -143,13 +156,17 @@ class OneHopConnection(aiosqlite.Connection):
 
     async def commit(self) -> None:
         guard, self._guard = self._guard, None
+        begin, self._begin_pending = self._begin_pending, False
         if guard is None:
-            await super().commit()
+            if not begin:  # a transaction that ran no statement has nothing to commit
+                await super().commit()
             return
         sql, parameters, rejected = guard
 
         def on_thread() -> bool:
             connection = self._conn
+            if begin:
+                connection.execute(BEGIN_IMMEDIATE)
             cursor = connection.execute(sql, parameters)
             changed = cursor.rowcount > 0
             cursor.close()
@@ -164,6 +181,7 @@ class OneHopConnection(aiosqlite.Connection):
 
     async def rollback(self) -> None:
         self._guard = None
+        self._begin_pending = False
         connection = self._connection
         if connection is not None and not connection.in_transaction:
             # Nothing to undo: the pool's reset of a connection handed back after a commit

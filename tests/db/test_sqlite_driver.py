@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,23 @@ async def test_a_commit_guard_rides_with_the_commit(engine, monkeypatch) -> None
     async with engine.connect() as connection:
         rows = (await connection.execute(select(numbers.c.n).order_by(numbers.c.n))).scalars()
         assert rows.all() == [1, 4, 100]
+
+
+async def test_begin_goes_with_the_first_statement(engine, tmp_path, monkeypatch) -> None:
+    """BEGIN IMMEDIATE costs no round trip of its own, yet holds the write lock from the first
+    statement on; a transaction that runs nothing costs no trip at all."""
+    calls = count_round_trips(monkeypatch)
+    async with engine.begin():
+        pass
+    assert calls == []
+    async with engine.begin() as connection:
+        await connection.execute(select(numbers))
+        assert len(calls) == 1
+        other = sqlite3.connect(tmp_path / "driver.db", timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+        await connection.execute(insert(numbers).values(n=7, label="seven"))
+    assert calls[:3] == ["on_thread", "on_thread", "commit"]
