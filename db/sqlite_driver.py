@@ -14,6 +14,12 @@ thread again, so streamed queries (`yield_per`, `stream`) still hold only a page
 Everything else (transactions, errors, closing) is aiosqlite's own, unchanged, and all sqlite3
 objects are still touched only on the connection's thread.
 
+SQLite has one writer at a time, and every transaction here begins IMMEDIATE. Within a process
+the connections of one engine queue for that lock on a `WriterGate` (first come, first served,
+taken when BEGIN is sent and given back at COMMIT or ROLLBACK) rather than in SQLite's busy
+handler, which polls with sleeps of up to 100 ms and so leaves the lock idle while writers
+sleep. The busy handler still arbitrates between processes.
+
 Two more round trips are saved per transaction: `BEGIN IMMEDIATE` (see `db.engine`) is not sent
 on its own but goes with the transaction's first statement, and `guard_commit` puts one more
 statement into the COMMIT's trip: the bot records each update's id that way (see
@@ -22,6 +28,7 @@ statement into the COMMIT's trip: the bot records each update's id that way (see
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -72,6 +79,8 @@ class OneHopCursor:
         await self.close()
         connection = self._connection
         begin, connection._begin_pending = connection._begin_pending, False
+        if begin:
+            await connection._take_gate()
 
         def on_thread() -> tuple[sqlite3.Cursor | None, Any, int, int | None, list[Any]]:
             if begin:
@@ -136,9 +145,45 @@ class OneHopCursor:
             await self._connection._execute(cursor.close)
 
 
+class WriterGate:
+    """This process's queue for SQLite's write lock (see the module's docstring)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if not self._lock.locked():
+            await self._lock.acquire()  # free: no timer needed
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError(
+                "database is locked (by a transaction of this process)"
+            ) from None
+
+    def release(self) -> None:
+        self._lock.release()
+
+
 class OneHopConnection(aiosqlite.Connection):
     _guard: tuple[str, tuple[Any, ...], Callable[[], Exception]] | None = None
     _begin_pending = False
+    _gate: WriterGate | None = None
+    _holding_gate = False
+
+    async def _take_gate(self) -> None:
+        if self._gate is not None and not self._holding_gate:
+            await self._gate.acquire()
+            self._holding_gate = True
+
+    def _leave_gate(self) -> None:
+        if self._holding_gate:
+            self._holding_gate = False
+            assert self._gate is not None
+            self._gate.release()
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
@@ -155,6 +200,12 @@ class OneHopConnection(aiosqlite.Connection):
         self._guard = (sql, parameters, rejected)
 
     async def commit(self) -> None:
+        try:
+            await self._commit()
+        finally:
+            self._leave_gate()
+
+    async def _commit(self) -> None:
         guard, self._guard = self._guard, None
         begin, self._begin_pending = self._begin_pending, False
         if guard is None:
@@ -162,6 +213,8 @@ class OneHopConnection(aiosqlite.Connection):
                 await super().commit()
             return
         sql, parameters, rejected = guard
+        if begin:
+            await self._take_gate()
 
         def on_thread() -> bool:
             connection = self._conn
@@ -182,24 +235,36 @@ class OneHopConnection(aiosqlite.Connection):
     async def rollback(self) -> None:
         self._guard = None
         self._begin_pending = False
-        connection = self._connection
-        if connection is not None and not connection.in_transaction:
-            # Nothing to undo: the pool's reset of a connection handed back after a commit
-            # costs no trip to the thread (reading the flag is safe from any thread).
-            return
-        await super().rollback()
+        try:
+            connection = self._connection
+            if connection is not None and not connection.in_transaction:
+                # Nothing to undo: the pool's reset of a connection handed back after a commit
+                # costs no trip to the thread (reading the flag is safe from any thread).
+                return
+            await super().rollback()
+        finally:
+            self._leave_gate()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._leave_gate()
 
 
-def async_creator(url: URL) -> Any:
-    """`create_async_engine(..., async_creator=...)` for an `sqlite+aiosqlite://` URL."""
+def async_creator(url: URL, busy_timeout: float = 30.0) -> Any:
+    """`create_async_engine(..., async_creator=...)` for an `sqlite+aiosqlite://` URL; the
+    connections it makes share one `WriterGate`, which waits at most `busy_timeout` seconds."""
     if url.query:
         raise ValueError("SQLite URL options are not supported; use connect_args instead")
     database = url.database or ":memory:"
+    gate = WriterGate(busy_timeout)
 
     async def connect() -> OneHopConnection:
         connection = OneHopConnection(
             lambda: sqlite3.connect(database), iter_chunk_size=64
         )
+        connection._gate = gate
         # As SQLAlchemy does for aiosqlite: a forgotten connection must not keep the process up.
         connection._thread.daemon = True
         await connection

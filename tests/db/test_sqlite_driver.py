@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -144,3 +145,39 @@ async def test_begin_goes_with_the_first_statement(engine, tmp_path, monkeypatch
             other.close()
         await connection.execute(insert(numbers).values(n=7, label="seven"))
     assert calls[:3] == ["on_thread", "on_thread", "commit"]
+
+
+async def test_writers_of_one_process_queue_in_arrival_order(engine) -> None:
+    """Transactions waiting for SQLite's write lock get it first come, first served (the
+    driver's gate, not SQLite's polling busy handler), and an error gives the lock back."""
+    order: list[int] = []
+    first_in = asyncio.Event()
+    release_first = asyncio.Event()
+
+    async def first() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(insert(numbers).values(n=0, label="first"))
+            first_in.set()
+            await release_first.wait()
+
+    async def writer(n: int) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(insert(numbers).values(n=n, label="waited"))
+            order.append(n)
+
+    holder = asyncio.create_task(first())
+    await first_in.wait()
+    waiting = []
+    for n in (1, 2, 3):  # the pool has four connections: all three wait for the lock
+        waiting.append(asyncio.create_task(writer(n)))
+        await asyncio.sleep(0.05)
+    release_first.set()
+    await asyncio.gather(holder, *waiting)
+    assert order == [1, 2, 3]
+
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(insert(numbers).values(n=1, label="taken"))
+    async with asyncio.timeout(5):  # the failed transaction left the lock free
+        async with engine.begin() as connection:
+            await connection.execute(insert(numbers).values(n=4, label="after"))
