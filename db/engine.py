@@ -33,8 +33,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # The sqlite3 module would defer BEGIN until the first write, so a read-then-write update
     # would read outside its transaction. IMMEDIATE takes the write lock up front: writers
-    # queue on busy_timeout instead of failing half-way with "database is locked".
-    # (The driver sends it together with the transaction's first statement.)
+    # queue for it (on the driver's WriterGate within the process, on busy_timeout between
+    # processes) instead of failing half-way with "database is locked". The driver sends it
+    # together with the transaction's first statement.
     connection.exec_driver_sql(sqlite_driver.BEGIN_IMMEDIATE)
 
 

@@ -78,9 +78,7 @@ class OneHopCursor:
     async def _run(self, statement: Any) -> None:
         await self.close()
         connection = self._connection
-        begin, connection._begin_pending = connection._begin_pending, False
-        if begin:
-            await connection._take_gate()
+        begin = await connection._begin_with_next_trip()
 
         def on_thread() -> tuple[sqlite3.Cursor | None, Any, int, int | None, list[Any]]:
             if begin:
@@ -174,10 +172,14 @@ class OneHopConnection(aiosqlite.Connection):
     _gate: WriterGate | None = None
     _holding_gate = False
 
-    async def _take_gate(self) -> None:
-        if self._gate is not None and not self._holding_gate:
+    async def _begin_with_next_trip(self) -> bool:
+        """True when a deferred BEGIN must go first in the next trip to the thread; its turn
+        at the write lock (the gate) is taken here, before the trip."""
+        begin, self._begin_pending = self._begin_pending, False
+        if begin and self._gate is not None and not self._holding_gate:
             await self._gate.acquire()
             self._holding_gate = True
+        return begin
 
     def _leave_gate(self) -> None:
         if self._holding_gate:
@@ -207,14 +209,13 @@ class OneHopConnection(aiosqlite.Connection):
 
     async def _commit(self) -> None:
         guard, self._guard = self._guard, None
-        begin, self._begin_pending = self._begin_pending, False
         if guard is None:
-            if not begin:  # a transaction that ran no statement has nothing to commit
+            if not self._begin_pending:  # a transaction that ran nothing has nothing to commit
                 await super().commit()
+            self._begin_pending = False
             return
         sql, parameters, rejected = guard
-        if begin:
-            await self._take_gate()
+        begin = await self._begin_with_next_trip()
 
         def on_thread() -> bool:
             connection = self._conn

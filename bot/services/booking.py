@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,12 +112,9 @@ async def open_events(
     return result.all()
 
 
-async def live_entries(
-    session: AsyncSession, person: Person, programme_id: str
-) -> list[tuple[Booking, Event]]:
-    """The person's live bookings in the programme, at most one per kind of event, soonest
-    event first."""
-    result = await session.execute(
+def _live(person: Person, programme_id: str) -> Select[Booking, Event]:
+    """The person's live bookings in the programme, with their events."""
+    return (
         select(Booking, Event)
         .join(Event, Event.id == Booking.event_id)
         .where(
@@ -125,7 +122,16 @@ async def live_entries(
             Booking.programme_id == programme_id,
             Booking.status.in_(LIVE),
         )
-        .order_by(Event.starts_at, Booking.id)
+    )
+
+
+async def live_entries(
+    session: AsyncSession, person: Person, programme_id: str
+) -> list[tuple[Booking, Event]]:
+    """The person's live bookings in the programme, at most one per kind of event, soonest
+    event first."""
+    result = await session.execute(
+        _live(person, programme_id).order_by(Event.starts_at, Booking.id)
     )
     found: dict[str, tuple[Booking, Event]] = {}
     for booking, event in result:
@@ -137,17 +143,7 @@ async def live_entry(
     session: AsyncSession, person: Person, programme_id: str, kind: str | None = None
 ) -> tuple[Booking, Event] | None:
     """The person's live booking for this kind of event (any kind when None)."""
-    query = (
-        select(Booking, Event)
-        .join(Event, Event.id == Booking.event_id)
-        .where(
-            Booking.person_id == person.id,
-            Booking.programme_id == programme_id,
-            Booking.status.in_(LIVE),
-        )
-        .order_by(Booking.id.desc())
-        .limit(1)
-    )
+    query = _live(person, programme_id).order_by(Booking.id.desc()).limit(1)
     if kind is not None:
         query = query.where(Booking.kind == kind)
     row = (await session.execute(query)).first()
