@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Dispatcher, F, Router
+from aiogram import Dispatcher, F
+from aiogram import Router as AiogramRouter
 
 from handlers import (
     common,
@@ -21,6 +22,7 @@ from handlers import (
     start,
 )
 from handlers.filters import IsStaff
+from handlers.routing import Router
 
 
 def setup_routers(dispatcher: Dispatcher) -> None:
@@ -52,10 +54,14 @@ def setup_routers(dispatcher: Dispatcher) -> None:
         fallback.create_router(),  # last: polite answers to whatever is left
     )
     dispatcher.include_routers(errors.create_router(), private)
+    for router in dispatcher.sub_routers:
+        for each in router.chain_tail:
+            if not isinstance(each, Router):
+                raise TypeError(f"router {each.name!r} must be a handlers.routing.Router")
     keep_on_event_loop(dispatcher)
 
 
-def keep_on_event_loop(root: Router) -> None:
+def keep_on_event_loop(root: AiogramRouter) -> None:
     """Make every plain (non-async) filter run on the event loop.
 
     aiogram calls a filter that is not a coroutine function through `asyncio.to_thread`, magic

@@ -1,0 +1,123 @@
+"""Our Router takes the same way through routers as aiogram's, only cheaper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher, F
+from aiogram import Router as AiogramRouter
+from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED
+from aiogram.types import Message, Update
+
+from handlers.routing import Router
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+
+
+def _update(text: str, chat_type: str = "private") -> Update:
+    return Update.model_validate(
+        {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 5, "type": chat_type},
+                "from": {"id": 5, "is_bot": False, "first_name": "A"},
+                "text": text,
+            },
+        }
+    )
+
+
+def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
+    """private (root filter) → [commands, rejecting, guarded (outer middleware), catch-all]."""
+
+    def handler(name: str) -> Any:
+        async def handle(message: Message, event_router: AiogramRouter, **data: Any) -> str:
+            trace.append(f"{name}@{event_router.name}:{data.get('word', '-')}")
+            return name
+
+        return handle
+
+    async def says(message: Message) -> dict[str, str] | bool:
+        words = (message.text or "").split()
+        return {"word": words[1]} if len(words) > 1 and words[0] == "say" else False
+
+    async def rejecting(message: Message) -> Any:
+        trace.append("rejected")
+        return REJECTED
+
+    async def outer(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        trace.append("outer")
+        data["word"] = "from-middleware"
+        return await handler(event, data)
+
+    private = kind(name="private")
+    private.message.filter(F.chat.type == "private")
+    commands = kind(name="commands")
+    commands.message.register(handler("help"), F.text == "/help")
+    commands.message.register(handler("say"), says)
+    refusing = kind(name="refusing")
+    refusing.message.register(rejecting, F.text == "reject")
+    guarded = kind(name="guarded")
+    guarded.message.outer_middleware(outer)
+    guarded.message.register(handler("guarded"), F.text == "guarded")
+    nested = kind(name="nested")
+    nested.message.register(handler("nested"), F.text == "deep")
+    guarded.include_router(nested)
+    rest = kind(name="rest")
+    rest.message.register(handler("rest"))
+    private.include_routers(commands, refusing, guarded, rest)
+    dispatcher = Dispatcher()
+    dispatcher.include_router(private)
+    return dispatcher
+
+
+@pytest.mark.parametrize(
+    ("text", "chat_type"),
+    [
+        ("/help", "private"),
+        ("say hello", "private"),
+        ("reject", "private"),
+        ("guarded", "private"),
+        ("deep", "private"),
+        ("anything", "private"),
+        ("/help", "group"),
+    ],
+)
+async def test_same_handler_same_data_as_aiogram(text: str, chat_type: str) -> None:
+    results = []
+    async with Bot(TOKEN) as bot:
+        for kind in (AiogramRouter, Router):
+            trace: list[str] = []
+            result = await _tree(kind, trace).feed_update(bot, _update(text, chat_type))
+            results.append((result, trace))
+    assert results[0] == results[1]
+    if chat_type == "group":
+        assert results[1][0] is UNHANDLED
+    else:
+        assert results[1][0] is not UNHANDLED
+
+
+async def test_rejected_goes_on_to_the_next_router() -> None:
+    trace: list[str] = []
+    async with Bot(TOKEN) as bot:
+        result = await _tree(Router, trace).feed_update(bot, _update("reject"))
+    assert result == "rest"
+    assert trace == ["rejected", "outer", "rest@rest:-"]
+
+
+async def test_every_router_of_the_bot_is_ours() -> None:
+    from handlers import setup_routers
+
+    dispatcher = Dispatcher()
+    setup_routers(dispatcher)
+    routers = [r for top in dispatcher.sub_routers for r in top.chain_tail]
+    assert len(routers) > 10
+    assert all(isinstance(r, Router) for r in routers)
+
+    stray = Dispatcher()
+    stray.include_router(AiogramRouter(name="stray"))
+    with pytest.raises(TypeError, match="stray"):
+        setup_routers(stray)
