@@ -197,6 +197,7 @@ async def typed_answer(
     step = questionnaire.answer_typed(
         programme, application, message.text or "", _language(person), clock()
     )
+    await questionnaire.store(session)
     if question.kind == "phone":
         responder.send(
             _("Saved: {phone}").format(phone=application.answers[question.id]),
@@ -208,6 +209,7 @@ async def typed_answer(
 async def shared_contact(
     message: Message,
     application: Application,
+    session: AsyncSession,
     person: Person,
     programme: Programme,
     responder: Responder,
@@ -217,6 +219,7 @@ async def shared_contact(
     if contact is None or contact.user_id != person.telegram_id:
         raise InvalidAnswer("own_contact")
     step = questionnaire.answer_contact(programme, application, contact.phone_number, clock())
+    await questionnaire.store(session)
     responder.send(
         _("Saved: {phone}").format(phone=application.answers.get("phone", "")),
         ReplyKeyboardRemove(),
@@ -237,6 +240,7 @@ async def pressed_answer(
     step = questionnaire.answer_choice(
         programme, application, callback_data.q, callback_data.v, clock()
     )
+    await questionnaire.store(session)
     render_step(responder, programme, step, person, edit=True)
 
 
@@ -253,6 +257,7 @@ async def pressed_toggle(
     step = questionnaire.toggle_choice(
         programme, application, callback_data.q, callback_data.v, clock()
     )
+    await questionnaire.store(session)
     render_step(responder, programme, step, person, edit=True)
 
 
@@ -267,6 +272,7 @@ async def pressed_done(
 ) -> None:
     application = await _application(session, person, programme)
     step = questionnaire.confirm_choices(programme, application, callback_data.q, clock())
+    await questionnaire.store(session)
     render_step(responder, programme, step, person, edit=True)
 
 
@@ -283,6 +289,7 @@ async def pressed_place(
     step = await questionnaire.pick_place(
         session, programme, application, callback_data.q, callback_data.code, clock()
     )
+    await questionnaire.store(session)
     place = application.answers[callback_data.q]
     spec = programme.audience(application.audience)
     checks = eligibility.official_checks(spec, callback_data.q, application.answers)
@@ -319,6 +326,7 @@ async def pressed_nav(
         return
     else:
         raise StaleAction(action)
+    await questionnaire.store(session)
     render_step(responder, programme, step, person, edit=True)
 
 
@@ -332,6 +340,7 @@ async def submit(
 ) -> None:
     first_time = not application.is_submitted
     verdict = questionnaire.submit(programme, application, now)
+    await questionnaire.store(session)
     if first_time:
         await notifications.new_application(session, application, now)
     responder.remove_buttons()

@@ -20,6 +20,7 @@ from bot.services import eligibility, pickers
 from bot.services.answers import InvalidAnswer
 from db.base import utcnow
 from db.models import Application, Person
+from db.repositories import applications
 
 
 class StaleAction(Exception):
@@ -88,8 +89,7 @@ def _first_open(spec: AudienceSpec, answers: dict[str, Any]) -> Question | None:
 
 
 def _save(application: Application, answers: dict[str, Any]) -> None:
-    # A new dict, so the JSON column is seen as changed on every database.
-    application.answers = dict(answers)
+    applications.change(application, answers=dict(answers))
 
 
 _APPLICATION = select(Application).where(
@@ -156,13 +156,20 @@ async def begin(
     return application
 
 
+async def store(session: AsyncSession) -> None:
+    """Write what the functions below changed in the session's applications, before the
+    transaction reads anything else (they are written at commit anyway)."""
+    await applications.write(session)
+
+
 def current_step(programme: Programme, application: Application) -> Step:
     spec = programme.audience(application.audience)
     question_id = application.current_question
     if question_id is not None and spec.question(question_id) is None:
         # The programme file changed under a half-filled form: carry on at the next open one.
         first = _first_open(spec, application.answers)
-        question_id = application.current_question = first.id if first else None
+        question_id = first.id if first else None
+        applications.change(application, current_question=question_id)
     return _step_for(application, spec, question_id)
 
 
@@ -180,9 +187,10 @@ def _advance(programme: Programme, application: Application) -> Step:
     # The next unanswered question; after an edit that is the summary, unless the change
     # opened a new branch, which is asked first.
     nxt = _first_open(programme.audience(application.audience), application.answers)
-    application.current_question = nxt.id if nxt else None
     if nxt is None:
-        application.editing = False
+        applications.change(application, current_question=None, editing=False)
+    else:
+        applications.change(application, current_question=nxt.id)
     if application.is_submitted and application.current_question is None:
         reevaluate(programme, application)
     return current_step(programme, application)
@@ -323,8 +331,7 @@ def back(programme: Programme, application: Application, question_id: str) -> St
     previous = shown[shown.index(question_id) - 1]
     answers = dict(application.answers)
     answers.pop("_choosing", None)
-    _save(application, answers)
-    application.current_question = previous
+    applications.change(application, answers=answers, current_question=previous)
     return current_step(programme, application)
 
 
@@ -336,8 +343,7 @@ def edit(programme: Programme, application: Application, question_id: str, now: 
     spec = programme.audience(application.audience)
     if question_id not in [q.id for q in visible_questions(spec, application.answers)]:
         raise StaleAction(question_id)
-    application.current_question = question_id
-    application.editing = True
+    applications.change(application, current_question=question_id, editing=True)
     return current_step(programme, application)
 
 
@@ -349,19 +355,21 @@ def leave_edit(programme: Programme, application: Application, question_id: str)
     spec = programme.audience(application.audience)
     nxt = _first_open(spec, application.answers)
     if nxt is not None:  # a new branch still needs an answer: stay on it
-        application.current_question = nxt.id
+        applications.change(application, current_question=nxt.id)
         return current_step(programme, application)
-    application.editing = False
-    application.current_question = None
+    applications.change(application, editing=False, current_question=None)
     return current_step(programme, application)
 
 
 def reevaluate(programme: Programme, application: Application) -> eligibility.Verdict:
     spec = programme.audience(application.audience)
     verdict = eligibility.evaluate(spec, effective_answers(spec, application.answers))
-    application.status = "eligible" if verdict.eligible else "ineligible"
-    application.eligibility_reasons = [reason.as_json() for reason in verdict.reasons]
-    application.needs_review = verdict.needs_review
+    applications.change(
+        application,
+        status="eligible" if verdict.eligible else "ineligible",
+        eligibility_reasons=[reason.as_json() for reason in verdict.reasons],
+        needs_review=verdict.needs_review,
+    )
     return verdict
 
 
@@ -373,7 +381,7 @@ def submit(programme: Programme, application: Application, now: datetime) -> eli
     first_submission = not application.is_submitted
     verdict = reevaluate(programme, application)
     if first_submission:
-        application.submitted_at = utcnow()
+        applications.change(application, submitted_at=utcnow())
     return verdict
 
 
