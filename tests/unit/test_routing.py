@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher, F
 from aiogram import Router as AiogramRouter
-from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED
+from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
 from aiogram.types import Message, Update
 
 from handlers.routing import Router
@@ -31,7 +31,8 @@ def _update(text: str, chat_type: str = "private") -> Update:
 
 
 def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
-    """private (root filter) → [commands, rejecting, guarded (outer middleware), catch-all]."""
+    """private (root filter) → [commands (inner middleware), rejecting, guarded (outer
+    middleware) → nested, rest (a handler that skips, then a catch-all)]."""
 
     def handler(name: str) -> Any:
         async def handle(message: Message, event_router: AiogramRouter, **data: Any) -> str:
@@ -53,9 +54,18 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
         data["word"] = "from-middleware"
         return await handler(event, data)
 
+    async def inner(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        trace.append(f"inner:{data['handler'].callback.__name__}")
+        return await handler(event, data)
+
+    async def skipping(message: Message) -> None:
+        trace.append("skipped")
+        raise SkipHandler
+
     private = kind(name="private")
     private.message.filter(F.chat.type == "private")
     commands = kind(name="commands")
+    commands.message.middleware(inner)
     commands.message.register(handler("help"), F.text == "/help")
     commands.message.register(handler("say"), says)
     refusing = kind(name="refusing")
@@ -67,6 +77,7 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
     nested.message.register(handler("nested"), F.text == "deep")
     guarded.include_router(nested)
     rest = kind(name="rest")
+    rest.message.register(skipping, F.text == "skip")
     rest.message.register(handler("rest"))
     private.include_routers(commands, refusing, guarded, rest)
     dispatcher = Dispatcher()
@@ -83,6 +94,7 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
         ("guarded", "private"),
         ("deep", "private"),
         ("anything", "private"),
+        ("skip", "private"),
         ("/help", "group"),
     ],
 )
