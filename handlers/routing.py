@@ -49,9 +49,11 @@ class Router(AiogramRouter):
     ) -> Any:
         if observer is not None:
             if observer._handler.filters:  # the router's own filters (`router.message.filter`)
-                passed, data = await observer.check_root_filters(event, **data)
-                if not passed:
+                found = await _passes(observer._handler, event, data)
+                if found is None:
                     return UNHANDLED
+                if found:
+                    data = {**data, **found}
             if observer.handlers:
                 response = await _trigger(observer, event, dict(data))
                 if response is REJECTED:

@@ -48,9 +48,12 @@ _WRITE = (
 _UNWRITTEN = "applications.unwritten"
 
 
+_WRITABLE = frozenset(COLUMNS)
+
+
 def change(application: Application, **values: Any) -> None:
     """Set questionnaire columns of `application`; `write` (or the commit) stores them."""
-    unknown = set(values) - set(COLUMNS)
+    unknown = values.keys() - _WRITABLE
     if unknown:
         raise ValueError(f"not a questionnaire column of application: {sorted(unknown)}")
     values["updated_at"] = utcnow()
@@ -61,25 +64,18 @@ def change(application: Application, **values: Any) -> None:
         state.session.info.setdefault(_UNWRITTEN, {})[id(application)] = application
 
 
-def _parameters(application: Application) -> dict[str, Any]:
-    parameters = {f"new_{name}": getattr(application, name) for name in COLUMNS}
-    parameters["row_id"] = application.id
-    return parameters
+def _write_unwritten(session: Session) -> None:
+    """One UPDATE for each application changed and not written yet: every questionnaire column
+    as the object has it now."""
+    for application in session.info.pop(_UNWRITTEN, {}).values():
+        parameters = {f"new_{name}": getattr(application, name) for name in COLUMNS}
+        session.execute(_WRITE, {"row_id": application.id, **parameters})
 
 
 async def write(session: AsyncSession) -> None:
     """Store the applications changed in this session so far."""
-    unwritten = session.info.pop(_UNWRITTEN, None)
-    if unwritten:
-        for application in unwritten.values():
-            await session.execute(_WRITE, _parameters(application))
-
-
-def _write_at_commit(session: Session) -> None:
-    unwritten = session.info.pop(_UNWRITTEN, None)
-    if unwritten:
-        for application in unwritten.values():
-            session.execute(_WRITE, _parameters(application))
+    if session.info.get(_UNWRITTEN):
+        await session.run_sync(_write_unwritten)
 
 
 def _forget(session: Session) -> None:
@@ -88,6 +84,6 @@ def _forget(session: Session) -> None:
 
 def install(session_class: type[Session]) -> None:
     """Write what is left at commit; forget it on rollback. Once per session class."""
-    if not event.contains(session_class, "before_commit", _write_at_commit):
-        event.listen(session_class, "before_commit", _write_at_commit)
+    if not event.contains(session_class, "before_commit", _write_unwritten):
+        event.listen(session_class, "before_commit", _write_unwritten)
         event.listen(session_class, "after_rollback", _forget)

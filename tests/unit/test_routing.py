@@ -36,7 +36,7 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
 
     def handler(name: str) -> Any:
         async def handle(message: Message, event_router: AiogramRouter, **data: Any) -> str:
-            trace.append(f"{name}@{event_router.name}:{data.get('word', '-')}")
+            trace.append(f"{name}@{event_router.name}:{data.get('word', '-')}:{data.get('root')}")
             return name
 
         return handle
@@ -64,7 +64,11 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
 
     private = kind(name="private")
     private.message.filter(F.chat.type == "private")
+    async def marks(message: Message) -> dict[str, str]:
+        return {"root": "commands"}  # a router filter's data reaches the router's handlers
+
     commands = kind(name="commands")
+    commands.message.filter(marks)
     commands.message.middleware(inner)
     commands.message.register(handler("help"), F.text == "/help")
     commands.message.register(handler("say"), says)
@@ -117,7 +121,7 @@ async def test_rejected_goes_on_to_the_next_router() -> None:
     async with Bot(TOKEN) as bot:
         result = await _tree(Router, trace).feed_update(bot, _update("reject"))
     assert result == "rest"
-    assert trace == ["rejected", "outer", "rest@rest:-"]
+    assert trace == ["rejected", "outer", "rest@rest:-:None"]
 
 
 async def test_every_router_of_the_bot_is_ours() -> None:
