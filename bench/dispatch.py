@@ -329,12 +329,13 @@ class Harness:
         return message
 
     def _press(self, person: SimPerson, prefix: str, strict: bool) -> dict[str, Any]:
-        shown = self.tg.sent_messages(person.user_id)
-        if not shown:
-            raise BenchError(f"person {person.user_id}: the bot has sent nothing to press on")
-        message, data = shown[-1], prefix
         if strict:
-            message, data = self._button(person, shown, prefix)
+            message, data = self._button(person, prefix)
+        else:
+            last = self.tg.last_sent(person.user_id)
+            if last is None:
+                raise BenchError(f"person {person.user_id}: the bot has sent nothing to press on")
+            message, data = last, prefix
         return {
             "id": self.tg.new_callback_query_id(),
             "from": person.user,
@@ -343,25 +344,22 @@ class Harness:
             "data": data,
         }
 
-    @staticmethod
-    def _button(
-        person: SimPerson, shown: list[SentMessage], prefix: str
-    ) -> tuple[SentMessage, str]:
+    def _button(self, person: SimPerson, prefix: str) -> tuple[SentMessage, str]:
         """The first button starting with `prefix` on the newest inline keyboard."""
-        for message in reversed(shown):
-            if not message.inline_keyboard:
-                continue
-            for row in message.callback_data:
-                for data in row:
-                    if data is not None and data.startswith(prefix):
-                        return message, data
+        message = self.tg.last_sent(person.user_id, inline_keyboard=True)
+        if message is None:
+            last = self.tg.last_sent(person.user_id)
             raise BenchError(
-                f"person {person.user_id}, step {person.done + 1}: no button {prefix!r} on "
-                f"{message.text[:120]!r}; buttons: {message.callback_data}"
+                f"person {person.user_id}, step {person.done + 1}: no keyboard to press "
+                f"{prefix!r}; last message: {last.text[:120] if last else None!r}"
             )
+        for row in message.callback_data:
+            for data in row:
+                if data is not None and data.startswith(prefix):
+                    return message, data
         raise BenchError(
-            f"person {person.user_id}, step {person.done + 1}: no keyboard to press {prefix!r}; "
-            f"last message: {shown[-1].text[:120]!r}"
+            f"person {person.user_id}, step {person.done + 1}: no button {prefix!r} on "
+            f"{message.text[:120]!r}; buttons: {message.callback_data}"
         )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import math
@@ -341,6 +342,19 @@ class CallbackAnswer:
     cache_time: int | None
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): what `copy.deepcopy` does for
+    it, several times faster (no memo, no dispatch on type), so the fake's own work stays
+    small next to the bot's when both run in one process (the benchmarks)."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(json_copy(item) for item in value)
+    return value
+
+
 def keyboard_labels(markup: Mapping[str, Any] | None) -> list[list[str]]:
     """Visible button labels of an inline or reply keyboard, row by row."""
     if not markup:
@@ -425,6 +439,14 @@ def _decode_attribute(value: str) -> str:
 
 
 def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
+    """`_parse_html`, remembering the answers for recent sources (a bot sends the same card
+    text to many people); the caller gets its own copy of the entities."""
+    text, entities = _parse_html(source)
+    return text, json_copy(entities)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     """Turn Telegram-flavoured HTML into (plain text, entities), or raise EntityParseError.
 
     Mirrors the behaviour of Telegram's parser: only the supported tags, ``&lt; &gt; &amp;
@@ -901,6 +923,16 @@ class FakeTelegram:
             return []
         return [replace(m) for m in state.sent.values() if not m.deleted]
 
+    def last_sent(self, chat_id: int, *, inline_keyboard: bool = False) -> SentMessage | None:
+        """The newest message the chat shows from the bot (with an inline keyboard, if asked):
+        `sent_messages(chat_id)[-1]` without copying the whole chat."""
+        state = self._chats.get(chat_id)
+        if state is not None:
+            for message in reversed(state.sent.values()):
+                if not message.deleted and (message.inline_keyboard or not inline_keyboard):
+                    return replace(message)
+        return None
+
     def history(self, chat_id: int) -> list[SentMessage]:
         """Every message the bot sent to the chat, deleted ones included."""
         state = self._chats.get(chat_id)
@@ -1009,7 +1041,7 @@ class FakeTelegram:
         if sent is not None and not sent.deleted:
             return self._render(sent)
         incoming = state.incoming.get(message_id)
-        return copy.deepcopy(incoming) if incoming is not None else None
+        return json_copy(incoming) if incoming is not None else None
 
     def chat_object(self, chat_id: int) -> dict[str, Any] | None:
         state = self._chats.get(chat_id)
@@ -1138,7 +1170,7 @@ class FakeTelegram:
             state.chat = dict(chat)
         state.started = True
         message_id = int(message.get("message_id", 0))
-        state.incoming[message_id] = copy.deepcopy(message)
+        state.incoming[message_id] = json_copy(message)
         self._message_ids[chat_id] = max(self._message_ids.get(chat_id, 0), message_id)
 
     def _confirm(self, offset: int) -> None:
@@ -1580,16 +1612,16 @@ class FakeTelegram:
         if message.kind == "text":
             body["text"] = message.text
             if message.entities:
-                body["entities"] = copy.deepcopy(message.entities)
+                body["entities"] = json_copy(message.entities)
         else:
-            body.update(copy.deepcopy(message.media))
+            body.update(json_copy(message.media))
             if message.text:
                 body["caption"] = message.text
                 if message.entities:
-                    body["caption_entities"] = copy.deepcopy(message.entities)
+                    body["caption_entities"] = json_copy(message.entities)
         inline = _inline_markup(message.reply_markup)
         if inline is not None:
-            body["reply_markup"] = copy.deepcopy(inline)
+            body["reply_markup"] = json_copy(inline)
         return body
 
     def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[_ChatState, SentMessage]:

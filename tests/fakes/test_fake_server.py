@@ -39,7 +39,7 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import ClientSession, web
 
-from tests.fakes.telegram_server import FakeTelegram, parse_html
+from tests.fakes.telegram_server import FakeTelegram, json_copy, parse_html
 from tests.fakes.user import FakeUser
 
 BOT_ID = 123456
@@ -171,6 +171,39 @@ def test_html_parser_handles_supported_markup() -> None:
         {"type": "spoiler", "offset": 5, "length": 1},
         {"type": "expandable_blockquote", "offset": 6, "length": 1},
     ]
+
+
+def test_html_parser_answers_from_its_cache_with_fresh_entities() -> None:
+    first = parse_html("<b>Pytanie 1 z 11</b>")
+    first[1][0]["length"] = 99  # a caller changing its copy changes nobody else's
+    assert parse_html("<b>Pytanie 1 z 11</b>") == (
+        "Pytanie 1 z 11",
+        [{"type": "bold", "offset": 0, "length": 14}],
+    )
+
+
+async def test_last_sent_is_the_newest_shown_message(tg: FakeTelegram, bot: Bot) -> None:
+    assert tg.last_sent(CHAT) is None
+    with_keyboard = await bot.send_message(CHAT, "pick", reply_markup=keyboard(("A", "a")))
+    await bot.send_message(CHAT, "plain")
+    newest = await bot.send_message(CHAT, "gone")
+    await bot.delete_message(CHAT, newest.message_id)
+
+    last, pickable = tg.last_sent(CHAT), tg.last_sent(CHAT, inline_keyboard=True)
+    assert last is not None and last.text == "plain"
+    assert pickable is not None and pickable.message_id == with_keyboard.message_id
+    assert pickable.callback_data == [["a"]]
+    pickable.reply_markup = None  # a copy: the chat still shows its keyboard
+    assert tg.sent_messages(CHAT)[0].callback_data == [["a"]]
+
+
+def test_json_copy_copies_containers_and_keeps_their_types() -> None:
+    inner = {"b": (2, 3)}
+    original = {"a": [1, inner], "c": None}
+    copied = json_copy(original)
+    assert copied == original
+    copied["a"][1]["b"] = ()
+    assert inner == {"b": (2, 3)}
 
 
 async def test_callback_data_is_limited_to_64_bytes(bot: Bot) -> None:
