@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any, cast
 
 from aiogram import Bot
-from aiogram.client.default import Default
+from aiogram.client.default import Default, DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
@@ -32,6 +32,10 @@ _JSON = {"Content-Type": "application/json"}
 
 
 class JsonSession(AiohttpSession):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepared_defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
+
     async def make_request(
         self,
         bot: Bot,
@@ -64,8 +68,8 @@ class JsonSession(AiohttpSession):
         """
         body = {key: self._plain(bot, value) for key, value in params.items() if value is not None}
         for field, default in _defaults(method):
-            if field not in body and (value := bot.default[default]) is not None:
-                body[field] = self._plain(bot, value)
+            if field not in body and (value := self._default(bot, default)) is not None:
+                body[field] = value
         status, raw = await self._post(bot, method.__api_method__, body, timeout)
         if status == 200:
             if not answer:
@@ -75,6 +79,15 @@ class JsonSession(AiohttpSession):
                 return parsed.get("result")
         self.check_response(bot=bot, method=method(**params), status_code=status, content=raw)
         return None  # check_response raised unless Telegram said "ok" in an unusual way
+
+    def _default(self, bot: Bot, name: str) -> Any:
+        """The bot's default `name` as JSON (link preview options are a model), prepared
+        once per bot: every plain call asks for two or three of them."""
+        cached = self._prepared_defaults.get(name)
+        if cached is None or cached[0] is not bot.default:
+            cached = (bot.default, self._plain(bot, bot.default[name]))
+            self._prepared_defaults[name] = cached
+        return cached[1]
 
     def _plain(self, bot: Bot, value: Any) -> Any:
         if isinstance(value, BaseModel):  # a keyboard, link preview options (with defaults)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from db import sqlite_driver
-from db.repositories import applications
+from db.repositories import applications, updates
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,10 +74,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
 
 class BotSession(Session):
     """The ORM session of every transaction: writes what the questionnaire changed at commit
-    (see `db.repositories.applications`)."""
+    (see `db.repositories.applications`) and knows its connection for `updates.seal`."""
 
 
 applications.install(BotSession)
+updates.install(BotSession)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

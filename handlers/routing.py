@@ -79,9 +79,10 @@ async def _trigger(
             continue
         data.update(found)
         try:
-            call = observer.outer_middleware.wrap_middlewares(
-                observer._resolve_middlewares(), handler.call
-            )
+            middlewares = observer._resolve_middlewares()
+            if not middlewares:  # aiogram would wrap the call in an empty chain all the same
+                return await handler.call(event, **data)
+            call = observer.outer_middleware.wrap_middlewares(middlewares, handler.call)
             return await call(event, data)
         except SkipHandler:
             continue

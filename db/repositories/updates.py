@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete
+from sqlalchemy import Connection, CursorResult, Table, bindparam, delete, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from db.base import utcnow
 from db.models import ProcessedUpdate
@@ -51,8 +52,10 @@ async def seal(session: AsyncSession, update_id: int) -> None:
     caller rolls back. Call it inside the transaction, after the update's work.
     """
     if session.get_bind().dialect.name == "sqlite":
-        connection = await (await session.connection()).get_raw_connection()
-        driver = connection.driver_connection
+        driver = _driver_of_transaction(session.sync_session)
+        if driver is None:  # the transaction has not touched the database yet
+            connection = await (await session.connection()).get_raw_connection()
+            driver = connection.driver_connection
         if isinstance(driver, OneHopConnection):
             moment = utcnow().strftime(_SQLITE_TIME)
             driver.guard_commit(
@@ -61,6 +64,28 @@ async def seal(session: AsyncSession, update_id: int) -> None:
             return
     if not await record(session, update_id):
         raise AlreadyProcessed(update_id)
+
+
+_DRIVER = "updates.driver"
+
+
+def _note_driver(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    """As a transaction takes its connection, keep the driver's connection at hand for `seal`:
+    asking the session for it again costs two trips through SQLAlchemy's greenlet bridge."""
+    session.info[_DRIVER] = (transaction, connection.connection.driver_connection)
+
+
+def _driver_of_transaction(session: Session) -> Any:
+    noted = session.info.get(_DRIVER)
+    if noted is None or noted[0] is not session.get_transaction():
+        return None
+    return noted[1]
+
+
+def install(session_class: type[Session]) -> None:
+    """`seal` finds the transaction's connection without asking. Once per session class."""
+    if not event.contains(session_class, "after_begin", _note_driver):
+        event.listen(session_class, "after_begin", _note_driver)
 
 
 async def purge_before(session: AsyncSession, moment: datetime) -> int:
