@@ -51,7 +51,7 @@ def visible_questions(spec: AudienceSpec, answers: dict[str, Any]) -> list[Quest
     shown: list[Question] = []
     seen: dict[str, Any] = {}
     for question in spec.questions:
-        if all(
+        if not question.show_if or all(
             condition.question_id in seen and parse.holds(condition, seen)
             for condition in question.show_if
         ):
