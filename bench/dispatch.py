@@ -409,6 +409,15 @@ def floor_dispatcher(sessionmaker: async_sessionmaker[AsyncSession], dialect: st
     return dispatcher
 
 
+def make_targets(app: App, backend: str) -> list[Target]:
+    """The echo bot, the floor and the bot, in the order they are measured."""
+    return [
+        Target("echo", echo_dispatcher(), strict=False),
+        Target("floor", floor_dispatcher(app.sessionmaker, backend), strict=False),
+        Target("bot", app.dispatcher, strict=True),
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Phases
 # --------------------------------------------------------------------------------------------
@@ -759,11 +768,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise BenchError(f"programme {app.programme.id} is not open for applications")
             harness = Harness(tg, app.bot)
             phases = Phases(app, tg, harness, rng, names)
-            targets = [
-                Target("echo", echo_dispatcher(), strict=False),
-                Target("floor", floor_dispatcher(app.sessionmaker, backend), strict=False),
-                Target("bot", app.dispatcher, strict=True),
-            ]
+            targets = make_targets(app, backend)
             for target in targets:
                 harness.watch_errors(target.dispatcher)
             for target in targets:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import dispatch  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.app import build_app  # noqa: E402
 from bot.runners import settle_memory  # noqa: E402
@@ -47,15 +48,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     rng = random.Random(args.seed)
     names = dispatch.gmina_names(rng)
     async with dispatch.database(args.database_url) as url, dispatch.FakeTelegram() as tg:
-        backend = dispatch.make_url(url).get_backend_name()
+        backend = make_url(url).get_backend_name()
         async with build_app(dispatch.bench_settings(url, tg.base_url), prepare=True) as app:
             harness = dispatch.Harness(tg, app.bot)
             phases = dispatch.Phases(app, tg, harness, rng, names)
-            if args.target == "bot":
-                target = dispatch.Target("bot", app.dispatcher, strict=True)
-            else:
-                floor = dispatch.floor_dispatcher(app.sessionmaker, backend)
-                target = dispatch.Target("floor", floor, strict=False)
+            [target] = [t for t in dispatch.make_targets(app, backend) if t.name == args.target]
             harness.watch_errors(target.dispatcher)
             await phases.warm_up(target)
             settle_memory()

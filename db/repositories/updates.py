@@ -55,8 +55,9 @@ async def seal(session: AsyncSession, update_id: int) -> None:
         driver = _driver_of_transaction(session.sync_session)
         if driver is None:  # the transaction has not touched the database yet
             connection = await (await session.connection()).get_raw_connection()
-            driver = connection.driver_connection
-        if isinstance(driver, OneHopConnection):
+            found = connection.driver_connection
+            driver = found if isinstance(found, OneHopConnection) else None
+        if driver is not None:
             moment = utcnow().strftime(_SQLITE_TIME)
             driver.guard_commit(
                 _SQLITE_RECORD, (update_id, moment), lambda: AlreadyProcessed(update_id)
@@ -70,16 +71,19 @@ _DRIVER = "updates.driver"
 
 
 def _note_driver(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
-    """As a transaction takes its connection, keep the driver's connection at hand for `seal`:
-    asking the session for it again costs two trips through SQLAlchemy's greenlet bridge."""
-    session.info[_DRIVER] = (transaction, connection.connection.driver_connection)
+    """As a transaction takes an SQLite connection of ours, keep it at hand for `seal`: asking
+    the session for it again costs two trips through SQLAlchemy's greenlet bridge."""
+    driver = connection.connection.driver_connection
+    if isinstance(driver, OneHopConnection):
+        session.info[_DRIVER] = (transaction, driver)
 
 
-def _driver_of_transaction(session: Session) -> Any:
+def _driver_of_transaction(session: Session) -> OneHopConnection | None:
     noted = session.info.get(_DRIVER)
     if noted is None or noted[0] is not session.get_transaction():
         return None
-    return noted[1]
+    driver: OneHopConnection = noted[1]
+    return driver
 
 
 def install(session_class: type[Session]) -> None:
