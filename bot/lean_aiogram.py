@@ -24,6 +24,11 @@ from typing import Any
 from pydantic import BaseModel
 
 _state: dict[str, Any] = {"installed": False, "namespace": None}
+# Response[X] for each X a Bot API call has returned. aiogram parametrises its generic Response
+# on every call, and pydantic caches a parametrised class only weakly; a class always sits in
+# a reference cycle, so each run of the cyclic collector dropped it and the next call built
+# its validator again (about 5 ms for getUpdates or sendMessage). Held here, they stay built.
+_responses: dict[Any, type[BaseModel]] = {}
 
 
 def install() -> bool:
@@ -65,7 +70,6 @@ def install() -> bool:
 def warm_up() -> None:
     """Build what every update and every send uses, before the first update arrives."""
     from aiogram import methods, types
-    from aiogram.methods.base import Response
 
     for model in (
         types.Update,
@@ -93,7 +97,17 @@ def warm_up() -> None:
         methods.DeleteWebhook,
     ):
         _build(method)
-        _build(Response[method.__returning__])  # type: ignore[name-defined]
+        _build(response_type(method.__returning__))
+
+
+def response_type(returning: Any) -> type[BaseModel]:
+    """aiogram's `Response[returning]`, built once and kept for the life of the process."""
+    model = _responses.get(returning)
+    if model is None:
+        from aiogram.methods.base import Response
+
+        model = _responses[returning] = Response[returning]
+    return model
 
 
 def _build(model: Any) -> None:

@@ -28,6 +28,8 @@ from aiogram.methods.base import TelegramType
 from aiohttp import ClientError, ClientTimeout
 from pydantic import BaseModel
 
+from bot import lean_aiogram
+
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -46,6 +48,7 @@ class JsonSession(AiohttpSession):
         if body is None:
             return await super().make_request(bot, method, timeout)
         status, raw = await self._post(bot, method.__api_method__, body, timeout)
+        lean_aiogram.response_type(method.__returning__)  # aiogram's check finds it built
         result = self.check_response(bot=bot, method=method, status_code=status, content=raw)
         return cast(TelegramType, result.result)
 
