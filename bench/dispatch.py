@@ -69,13 +69,13 @@ from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
+from bench.telegram_side import PLACES, NoButton, Side, telegram_side  # noqa: E402
 from bot.app import App, build_app  # noqa: E402
 from bot.programme import PROGRAMMES_DIR  # noqa: E402
 from bot.runners import settle_memory  # noqa: E402
 from bot.settings import Settings, normalise_database_url  # noqa: E402
 from db.base import utcnow  # noqa: E402
 from db.models import Application, Person  # noqa: E402
-from tests.fakes.telegram_server import FakeTelegram, SentMessage  # noqa: E402
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STAFF_ID = 900_000_001  # a staff member, so a submission queues its notice as in production
@@ -247,15 +247,9 @@ def _describe(error: BaseException) -> tuple[str, str]:
     return type(error).__name__, " ".join(str(error).split())[:300]
 
 
-def observe(tg: FakeTelegram, payload: dict[str, Any]) -> None:
-    """Let the fake learn the chat, the user's message and the callback query id, as its
-    `deliver()` does, without queueing the update for getUpdates (it is fed directly)."""
-    tg._observe_update(payload)
-
-
 class Harness:
-    def __init__(self, tg: FakeTelegram, bot: Bot) -> None:
-        self.tg = tg
+    def __init__(self, side: Side, bot: Bot) -> None:
+        self.side = side
         self.bot = bot
         self.update_ids = itertools.count(1)
         self.fed = 0
@@ -284,12 +278,14 @@ class Harness:
         """
         step = person.steps[person.done]
         update_id = next(self.update_ids)
-        payload: dict[str, Any] = {"update_id": update_id}
-        if step.kind == "text":
-            payload["message"] = self._message(person, step.value)
-        else:
-            payload["callback_query"] = self._press(person, step.value, target.strict)
-        observe(self.tg, payload)
+        try:
+            if step.kind == "text":
+                payload = await self.side.message(person.user, person.chat, step.value)
+            else:
+                payload = await self.side.press(person.user, person.chat, step.value, target.strict)
+        except NoButton as error:
+            raise BenchError(f"person {person.user_id}, step {person.done + 1}: {error}") from None
+        payload["update_id"] = update_id
         event = Update.model_validate(payload, context={"bot": self.bot})
         try:
             result = await target.dispatcher.feed_update(self.bot, event)
@@ -314,53 +310,6 @@ class Harness:
                 f"({person.steps[person.done]}) failed {person.failed_in_a_row} times: {message}"
             )
         return False
-
-    def _message(self, person: SimPerson, text: str) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "message_id": self.tg.new_message_id(person.user_id),
-            "from": person.user,
-            "chat": person.chat,
-            "date": int(time.time()),
-            "text": text,
-        }
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return message
-
-    def _press(self, person: SimPerson, prefix: str, strict: bool) -> dict[str, Any]:
-        if strict:
-            message, data = self._button(person, prefix)
-        else:
-            last = self.tg.last_sent(person.user_id)
-            if last is None:
-                raise BenchError(f"person {person.user_id}: the bot has sent nothing to press on")
-            message, data = last, prefix
-        return {
-            "id": self.tg.new_callback_query_id(),
-            "from": person.user,
-            "message": self.tg.render_message(person.user_id, message.message_id),
-            "chat_instance": str(-(8_000_000_000_000_000_000 + person.user_id)),
-            "data": data,
-        }
-
-    def _button(self, person: SimPerson, prefix: str) -> tuple[SentMessage, str]:
-        """The first button starting with `prefix` on the newest inline keyboard."""
-        message = self.tg.last_sent(person.user_id, inline_keyboard=True)
-        if message is None:
-            last = self.tg.last_sent(person.user_id)
-            raise BenchError(
-                f"person {person.user_id}, step {person.done + 1}: no keyboard to press "
-                f"{prefix!r}; last message: {last.text[:120] if last else None!r}"
-            )
-        for row in message.callback_data:
-            for data in row:
-                if data is not None and data.startswith(prefix):
-                    return message, data
-        raise BenchError(
-            f"person {person.user_id}, step {person.done + 1}: no button {prefix!r} on "
-            f"{message.text[:120]!r}; buttons: {message.callback_data}"
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -589,7 +538,7 @@ async def submitted_count(app: App, crowd: Crowd) -> int:
 @dataclass
 class Phases:
     app: App
-    tg: FakeTelegram
+    side: Side
     harness: Harness
     rng: random.Random
     names: list[str]
@@ -606,14 +555,16 @@ class Phases:
         fed, errors = self.harness.fed, target.errors.total()
         yield
         fed, errors = self.harness.fed - fed, target.errors.total() - errors
-        calls = self.tg.calls()
-        self.tg.clear()  # keeps the fake's per-chat lists short from phase to phase
-        failed = [c for c in calls if not c.ok]
-        if failed:
-            sample = [(c.method, c.response_status, c.description) for c in failed[:5]]
-            raise BenchError(f"{target.name}: {len(failed)} Bot API calls failed, e.g. {sample}")
-        if not target.strict and len(calls) != fed - errors:
-            raise BenchError(f"{target.name}: {len(calls)} replies to {fed - errors} updates")
+        received = await self.side.drain()
+        if received["failed"]:
+            raise BenchError(
+                f"{target.name}: {received['failed']} Bot API calls failed, "
+                f"e.g. {received['sample']}"
+            )
+        if not target.strict and received["calls"] != fed - errors:
+            raise BenchError(
+                f"{target.name}: {received['calls']} replies to {fed - errors} updates"
+            )
         if target.strict:
             finished = sum(1 for p in crowd.people if p.finished)
             submitted = await submitted_count(self.app, crowd)
@@ -757,17 +708,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     rng = random.Random(args.seed)
     names = gmina_names(rng)
-    async with database(args.database_url) as url, FakeTelegram() as tg:
+    async with database(args.database_url) as url, telegram_side(args.telegram) as side:
         backend = make_url(url).get_backend_name()
-        settings = bench_settings(url, tg.base_url)
+        settings = bench_settings(url, side.base_url)
         say(f"preparing the {backend} database (migrations, reference data)…")
         prepared = time.perf_counter()
         async with build_app(settings, prepare=True) as app:
             say(f"  ready in {time.perf_counter() - prepared:.1f} s")
             if not app.programme.is_open(utcnow()):
                 raise BenchError(f"programme {app.programme.id} is not open for applications")
-            harness = Harness(tg, app.bot)
-            phases = Phases(app, tg, harness, rng, names)
+            harness = Harness(side, app.bot)
+            phases = Phases(app, side, harness, rng, names)
             targets = make_targets(app, backend)
             for target in targets:
                 harness.watch_errors(target.dispatcher)
@@ -856,6 +807,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "echo_errors": echo.errors + (opened["echo"].errors if "echo" in opened else 0),
         "floor_errors": floor.errors + (opened["floor"].errors if "floor" in opened else 0),
         "database": "postgresql" if backend == "postgresql" else "sqlite",
+        "telegram": args.telegram,
         "people": args.people,
         "seed": args.seed,
         "python": platform.python_version(),
@@ -902,6 +854,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="length of the echo and floor open loops (at most --latency-seconds; 0 skips them)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed for names and choices")
+    parser.add_argument(
+        "--telegram",
+        choices=PLACES,
+        default="process",
+        help="where the fake Bot API server runs: in a process of its own, as Telegram does "
+        "(default), or in the benchmark's event loop, so that the measured process also pays "
+        "Telegram's side of every call (as runs before 2026-11-22 did)",
+    )
     parser.add_argument(
         "--profile", metavar="PATH", help="cProfile the bot's closed loop into PATH (pstats)"
     )

@@ -3,9 +3,10 @@
 On a shared two-core machine the CPU time of the same update varies by ±25% from run to run
 (other tenants' load), which hides any change smaller than that. The number of instructions
 the process executes for it does not: two runs of the same commit agree within 0.5%. This
-script runs the closed loop of `dispatch.py` (same harness, same fake Bot API server in the
-same process, same database) for one target under callgrind, with counting switched on only
-while the closed loop runs, and prints one JSON line:
+script runs the closed loop of `dispatch.py` (same harness, same fake Bot API server, by
+default in a process of its own which callgrind does not follow, same database) for one
+target under callgrind, with counting switched on only while the closed loop runs, and prints
+one JSON line:
 
     bench/instructions.sh                  # both targets, SQLite; prints the ratio
     valgrind --tool=callgrind --instr-atstart=no … python bench/instructions.py --target bot
@@ -47,11 +48,14 @@ def _callgrind(*arguments: str) -> None:
 async def run(args: argparse.Namespace) -> dict[str, object]:
     rng = random.Random(args.seed)
     names = dispatch.gmina_names(rng)
-    async with dispatch.database(args.database_url) as url, dispatch.FakeTelegram() as tg:
+    async with (
+        dispatch.database(args.database_url) as url,
+        dispatch.telegram_side(args.telegram) as side,
+    ):
         backend = make_url(url).get_backend_name()
-        async with build_app(dispatch.bench_settings(url, tg.base_url), prepare=True) as app:
-            harness = dispatch.Harness(tg, app.bot)
-            phases = dispatch.Phases(app, tg, harness, rng, names)
+        async with build_app(dispatch.bench_settings(url, side.base_url), prepare=True) as app:
+            harness = dispatch.Harness(side, app.bot)
+            phases = dispatch.Phases(app, side, harness, rng, names)
             [target] = [t for t in dispatch.make_targets(app, backend) if t.name == args.target]
             harness.watch_errors(target.dispatcher)
             await phases.warm_up(target)
@@ -66,6 +70,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "updates": result.updates,
         "errors": result.errors,
         "people": args.people,
+        "telegram": args.telegram,
         "database": "postgresql" if backend == "postgresql" else "sqlite",
     }
 
@@ -76,6 +81,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=10)
     parser.add_argument("--database-url")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--telegram", choices=dispatch.PLACES, default="process")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 
