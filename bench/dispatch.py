@@ -382,8 +382,8 @@ class Result:
     errors: int = 0
     """Updates that failed (the person was told so and sent the step again)."""
     cpu_seconds: float = 0.0
-    """CPU time of this process in the phase (event loop, database threads, and the fake
-    Telegram server, which runs in the same process): less sensitive to other load on the
+    """CPU time of this process in the phase (event loop and database threads; with
+    `--telegram inprocess`, the fake Telegram server too): less sensitive to other load on the
     machine than wall time."""
 
     @property
@@ -417,6 +417,19 @@ class Closed(Result):
     @property
     def steady_per_second(self) -> float:
         return self.steady_updates / self.steady_seconds if self.steady_seconds > 0 else 0.0
+
+    def __add__(self, other: Closed) -> Closed:
+        """Two runs of the same closed loop taken as one (the floor before and after the bot)."""
+        return Closed(
+            updates=self.updates + other.updates,
+            seconds=self.seconds + other.seconds,
+            latencies=self.latencies + other.latencies,
+            people=self.people,
+            errors=self.errors + other.errors,
+            cpu_seconds=self.cpu_seconds + other.cpu_seconds,
+            steady_updates=self.steady_updates + other.steady_updates,
+            steady_seconds=self.steady_seconds + other.steady_seconds,
+        )
 
 
 async def closed_loop(
@@ -729,14 +742,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             closed: dict[str, Closed] = {}
             profile = cProfile.Profile() if args.profile else None
-            for target in targets:
+            # The floor is measured on both sides of the bot, half its time box each, so that
+            # the machine speeding up or slowing down during the run moves both alike.
+            floor = next(t for t in targets if t.name == "floor")
+            for target in [*targets, floor]:
                 bot_phase = target.name == "bot"
+                time_box = args.reference_seconds
+                if target is floor:
+                    time_box /= 2
                 result = await phases.throughput(
                     target,
                     args.people,
-                    time_box=None if bot_phase else args.reference_seconds,
+                    time_box=None if bot_phase else time_box,
                     profile=profile if bot_phase else None,
                 )
+                if target.name in closed:
+                    result = closed[target.name] + result
                 closed[target.name] = result
                 say(
                     f"closed loop {target.name:5}: {result.updates} updates from "
@@ -843,9 +864,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reference-seconds",
         type=float,
-        default=3.0,
+        default=4.0,
         help="time box of the echo and floor closed loops, counted from the moment everyone's "
-        "first update is done",
+        "first update is done (the floor's is split: half before the bot, half after)",
     )
     parser.add_argument(
         "--reference-latency-seconds",
