@@ -27,6 +27,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError, ClientTimeout
 from pydantic import BaseModel
+from yarl import URL
 
 from bot import lean_aiogram
 
@@ -37,6 +38,9 @@ class JsonSession(AiohttpSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepared_defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
+        # Parsed once: aiohttp would parse the URL string and build a timeout on every call.
+        self._urls: dict[tuple[str, str], URL] = {}
+        self._timeouts: dict[float, ClientTimeout] = {}
 
     async def make_request(
         self,
@@ -49,7 +53,9 @@ class JsonSession(AiohttpSession):
             return await super().make_request(bot, method, timeout)
         status, raw = await self._post(bot, method.__api_method__, body, timeout)
         lean_aiogram.response_type(method.__returning__)  # aiogram's check finds it built
-        result = self.check_response(bot=bot, method=method, status_code=status, content=raw)
+        result = self.check_response(
+            bot=bot, method=method, status_code=status, content=raw.decode()
+        )
         return cast(TelegramType, result.result)
 
     async def call_plain(
@@ -80,7 +86,9 @@ class JsonSession(AiohttpSession):
             parsed = json.loads(raw)
             if parsed.get("ok"):
                 return parsed.get("result")
-        self.check_response(bot=bot, method=method(**params), status_code=status, content=raw)
+        self.check_response(
+            bot=bot, method=method(**params), status_code=status, content=raw.decode()
+        )
         return None  # check_response raised unless Telegram said "ok" in an unusual way
 
     def _default(self, bot: Bot, name: str) -> Any:
@@ -113,17 +121,22 @@ class JsonSession(AiohttpSession):
         api_method: str,
         body: dict[str, Any],
         timeout: float | None,  # noqa: ASYNC109 (passed on to aiohttp, as aiogram does)
-    ) -> tuple[int, str]:
+    ) -> tuple[int, bytes]:
+        """POST `body` as JSON; the answer's status and its body, undecoded."""
         session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=api_method)
+        url = self._urls.get((bot.token, api_method))
+        if url is None:
+            url = URL(self.api.api_url(token=bot.token, method=api_method))
+            self._urls[(bot.token, api_method)] = url
+        seconds = self.timeout if timeout is None else timeout
+        client_timeout = self._timeouts.get(seconds)
+        if client_timeout is None:
+            client_timeout = self._timeouts[seconds] = ClientTimeout(total=seconds)
         try:
             async with session.post(
-                url,
-                data=self.json_dumps(body),
-                headers=_JSON,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+                url, data=self.json_dumps(body).encode(), headers=_JSON, timeout=client_timeout
             ) as response:
-                return response.status, await response.text()
+                return response.status, await response.read()
         except TimeoutError as exc:
             raise _network_error(api_method, "Request timeout error") from exc
         except ClientError as exc:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,34 +95,45 @@ async def eligible_audience(
     )
 
 
+# The statements below are built once: each submission and most meeting screens run them.
+_OPEN_EVENTS = (
+    select(Event)
+    .where(
+        Event.programme_id == bindparam("programme_id"),
+        Event.status == "scheduled",
+        or_(Event.audience == bindparam("audience"), Event.audience == "all"),
+        Event.starts_at > bindparam("after"),
+    )
+    .order_by(Event.starts_at, Event.id)
+)
+# The person's live bookings in the programme, with their events.
+_LIVE = (
+    select(Booking, Event)
+    .join(Event, Event.id == Booking.event_id)
+    .where(
+        Booking.person_id == bindparam("person_id"),
+        Booking.programme_id == bindparam("programme_id"),
+        Booking.status.in_(LIVE),
+    )
+)
+_LIVE_SOONEST_FIRST = _LIVE.order_by(Event.starts_at, Booking.id)
+_LIVE_NEWEST = _LIVE.order_by(Booking.id.desc()).limit(1)
+_LIVE_NEWEST_OF_KIND = _LIVE_NEWEST.where(Booking.kind == bindparam("kind"))
+
+
 async def open_events(
     session: AsyncSession, programme: Programme, audience: str, now: datetime
 ) -> Sequence[Event]:
     """Dates a person of this audience can still book, soonest first (full ones included)."""
     result = await session.scalars(
-        select(Event)
-        .where(
-            Event.programme_id == programme.id,
-            Event.status == "scheduled",
-            Event.audience.in_((audience, "all")),
-            Event.starts_at > now + programme.booking_cutoff,
-        )
-        .order_by(Event.starts_at, Event.id)
+        _OPEN_EVENTS,
+        {
+            "programme_id": programme.id,
+            "audience": audience,
+            "after": now + programme.booking_cutoff,
+        },
     )
     return result.all()
-
-
-def _live(person: Person, programme_id: str) -> Select[Booking, Event]:
-    """The person's live bookings in the programme, with their events."""
-    return (
-        select(Booking, Event)
-        .join(Event, Event.id == Booking.event_id)
-        .where(
-            Booking.person_id == person.id,
-            Booking.programme_id == programme_id,
-            Booking.status.in_(LIVE),
-        )
-    )
 
 
 async def live_entries(
@@ -131,7 +142,7 @@ async def live_entries(
     """The person's live bookings in the programme, at most one per kind of event, soonest
     event first."""
     result = await session.execute(
-        _live(person, programme_id).order_by(Event.starts_at, Booking.id)
+        _LIVE_SOONEST_FIRST, {"person_id": person.id, "programme_id": programme_id}
     )
     found: dict[str, tuple[Booking, Event]] = {}
     for booking, event in result:
@@ -143,10 +154,11 @@ async def live_entry(
     session: AsyncSession, person: Person, programme_id: str, kind: str | None = None
 ) -> tuple[Booking, Event] | None:
     """The person's live booking for this kind of event (any kind when None)."""
-    query = _live(person, programme_id).order_by(Booking.id.desc()).limit(1)
-    if kind is not None:
-        query = query.where(Booking.kind == kind)
-    row = (await session.execute(query)).first()
+    params = {"person_id": person.id, "programme_id": programme_id}
+    if kind is None:
+        row = (await session.execute(_LIVE_NEWEST, params)).first()
+    else:
+        row = (await session.execute(_LIVE_NEWEST_OF_KIND, {**params, "kind": kind})).first()
     return (row[0], row[1]) if row else None
 
 

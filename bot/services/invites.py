@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Invite, Person
@@ -81,10 +81,13 @@ async def redeem(session: AsyncSession, person: Person, code: str, now: datetime
     return Redemption("ok", invite)
 
 
+_INVITE_OF = select(Invite).where(
+    Invite.used_by_id == bindparam("person_id"), Invite.revoked_at.is_(None)
+)  # built once: asked on the way into the questionnaire
+
+
 async def invite_of(session: AsyncSession, person: Person) -> Invite | None:
-    return await session.scalar(
-        select(Invite).where(Invite.used_by_id == person.id, Invite.revoked_at.is_(None))
-    )
+    return await session.scalar(_INVITE_OF, {"person_id": person.id})
 
 
 async def revoke(
