@@ -10,7 +10,8 @@ from aiogram import Router as AiogramRouter
 from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
 from aiogram.types import Message, Update
 
-from handlers.routing import Router
+from handlers.routing import EVENT_TYPES, Router
+from handlers.routing import Dispatcher as OurDispatcher
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 
@@ -137,3 +138,29 @@ async def test_every_router_of_the_bot_is_ours() -> None:
     stray.include_router(AiogramRouter(name="stray"))
     with pytest.raises(TypeError, match="stray"):
         setup_routers(stray)
+
+
+def test_dispatcher_tells_the_kind_of_update_in_aiograms_order() -> None:
+    """Our Dispatcher reads the first event field that is set, in `EVENT_TYPES` order: the
+    same kind aiogram's `Update.event_type` names, for every kind and whatever follows it."""
+    for first, name in enumerate(EVENT_TYPES):
+        fields = {later: f"{later} event" for later in EVENT_TYPES[first:]}
+        update = Update.model_construct(update_id=1, **fields)
+        assert update.event_type == name
+    assert {"message", "callback_query", "my_chat_member"} <= set(EVENT_TYPES)
+
+
+async def test_dispatcher_routes_an_update_as_aiograms_does() -> None:
+    trace: list[str] = []
+    for kind in (Dispatcher, OurDispatcher):
+        dispatcher = kind()
+        router = Router()
+
+        @router.message()
+        async def seen(message: Message, event_update: Update, dispatcher: Dispatcher) -> str:
+            trace.append(f"{type(dispatcher).__module__}:{message.text}:{event_update.update_id}")
+            return "ok"
+
+        dispatcher.include_router(router)
+        assert await dispatcher.feed_update(Bot(TOKEN), _update("hello")) == "ok"
+    assert trace == ["aiogram.dispatcher.dispatcher:hello:1", "handlers.routing:hello:1"]
