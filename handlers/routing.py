@@ -40,7 +40,8 @@ def _event_types() -> tuple[str, ...]:
     remaining = [name for name in Update.model_fields if name != "update_id"]
     order: list[str] = []
     while remaining:
-        probe = Update.model_construct(update_id=0, **dict.fromkeys(remaining, True))
+        fields: dict[str, Any] = dict.fromkeys(remaining, True)
+        probe = Update.model_construct(update_id=0, **fields)
         try:
             first = probe.event_type
         except UpdateTypeLookupError:
