@@ -38,38 +38,7 @@ log = logging.getLogger(__name__)
 CONSOLE_TOKEN = "1000000001:console-chat-no-network-000000000000"
 
 
-# aiogram parses each answer with Response[<return type>]; pydantic keeps such parametrised
-# classes only weakly, so after a garbage collection each was rebuilt on the next call
-# (1.6-6 ms with the event loop blocked). Holding them keeps them built.
-_RESPONSE_TYPES: list[Any] = []
-
-
-def _keep_response_types() -> None:
-    if _RESPONSE_TYPES:
-        return
-    from aiogram.methods import (
-        AnswerCallbackQuery,
-        EditMessageReplyMarkup,
-        EditMessageText,
-        SendDocument,
-        SendMessage,
-        SendPhoto,
-    )
-    from aiogram.methods.base import Response
-
-    for method in (
-        SendMessage,
-        EditMessageText,
-        EditMessageReplyMarkup,
-        AnswerCallbackQuery,
-        SendDocument,
-        SendPhoto,
-    ):
-        _RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
-
-
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    _keep_response_types()
     if session is None:
         api = (
             TelegramAPIServer.from_base(str(settings.telegram_api_base))

@@ -48,11 +48,13 @@ class JsonSession(AiohttpSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
     ) -> TelegramType:
+        # aiogram checks the answer with Response[<return type>]: kept built, not rebuilt
+        # after each garbage collection (see lean_aiogram.response_type).
+        lean_aiogram.response_type(method.__returning__)
         body = self._json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
         status, raw = await self._post(bot, method.__api_method__, body, timeout)
-        lean_aiogram.response_type(method.__returning__)  # aiogram's check finds it built
         result = self.check_response(
             bot=bot, method=method, status_code=status, content=raw.decode()
         )
