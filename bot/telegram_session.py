@@ -16,6 +16,7 @@ other answer goes through aiogram's checks and raises its usual exceptions.
 from __future__ import annotations
 
 import json
+import ssl
 from functools import cache
 from typing import Any, cast
 
@@ -25,11 +26,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError, ClientTimeout
+from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import BaseModel
-from yarl import URL
 
 from bot import lean_aiogram
+from bot.keepalive import KeepAliveClient
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -38,9 +39,10 @@ class JsonSession(AiohttpSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepared_defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
-        # Parsed once: aiohttp would parse the URL string and build a timeout on every call.
-        self._urls: dict[tuple[str, str], URL] = {}
-        self._timeouts: dict[float, ClientTimeout] = {}
+        # JSON calls go through our keep-alive client (bot/keepalive.py), uploads through
+        # aiohttp's multipart form. The same connection limit for both.
+        self._http = self._keepalive_client()
+        self._urls: dict[tuple[str, str], str] = {}
 
     async def make_request(
         self,
@@ -122,27 +124,53 @@ class JsonSession(AiohttpSession):
         bot: Bot,
         api_method: str,
         body: dict[str, Any],
-        timeout: float | None,  # noqa: ASYNC109 (passed on to aiohttp, as aiogram does)
+        timeout: float | None,  # noqa: ASYNC109 (the call's own, as aiogram's)
     ) -> tuple[int, bytes]:
         """POST `body` as JSON; the answer's status and its body, undecoded."""
-        session = await self.create_session()
         url = self._urls.get((bot.token, api_method))
         if url is None:
-            url = URL(self.api.api_url(token=bot.token, method=api_method))
-            self._urls[(bot.token, api_method)] = url
+            url = self._urls[(bot.token, api_method)] = self.api.api_url(
+                token=bot.token, method=api_method
+            )
         seconds = self.timeout if timeout is None else timeout
-        client_timeout = self._timeouts.get(seconds)
-        if client_timeout is None:
-            client_timeout = self._timeouts[seconds] = ClientTimeout(total=seconds)
+        data = self.json_dumps(body).encode()
         try:
-            async with session.post(
-                url, data=self.json_dumps(body).encode(), headers=_JSON, timeout=client_timeout
-            ) as response:
-                return response.status, await response.read()
+            if self.proxy is not None:  # only aiohttp (with aiohttp-socks) speaks to proxies
+                return await self._post_through_aiohttp(url, data, seconds)
+            return await self._http.post_json(url, data, seconds)
         except TimeoutError as exc:
             raise _network_error(api_method, "Request timeout error") from exc
-        except ClientError as exc:
+        except (OSError, ClientError) as exc:
             raise _network_error(api_method, f"{type(exc).__name__}: {exc}") from exc
+
+    async def _post_through_aiohttp(
+        self, url: str, data: bytes, seconds: float
+    ) -> tuple[int, bytes]:
+        session = await self.create_session()
+        async with session.post(
+            url, data=data, headers=_JSON, timeout=ClientTimeout(total=seconds)
+        ) as response:
+            return response.status, await response.read()
+
+    async def create_session(self) -> ClientSession:
+        # aiogram closes the whole session before its first aiohttp call (to apply a new
+        # proxy): only aiohttp's part, not the keep-alive connections other calls are using.
+        if self._should_reset_connector:
+            await AiohttpSession.close(self)
+            self._should_reset_connector = False
+        return await super().create_session()
+
+    async def close(self) -> None:
+        await self._http.close()
+        self._http = self._keepalive_client()  # the session may be used again, as aiogram's
+        await super().close()
+
+    def _keepalive_client(self) -> KeepAliveClient:
+        context = self._connector_init.get("ssl")
+        return KeepAliveClient(
+            limit=self._connector_init.get("limit") or 100,
+            ssl_context=context if isinstance(context, ssl.SSLContext) else None,
+        )
 
 
 def _network_error(api_method: str, message: str) -> TelegramNetworkError:
