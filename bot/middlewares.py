@@ -34,7 +34,7 @@ class TransactionMiddleware(BaseMiddleware):
     if the first attempt committed, the second finds its id as it commits, keeps nothing and
     says nothing (replies wait for the commit); if the first failed, nothing of it was kept
     and the second runs in full. The id is recorded last, not first: a redelivery is rare, and
-    at the end the record rides along with SQLite's COMMIT instead of costing a trip of its own
+    at the end the record rides along with the COMMIT instead of costing a trip of its own
     (but for updates in an FSM conversation, whose state lives outside the transaction).
     """
 

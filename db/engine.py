@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from db import sqlite_driver
+from db import postgres_driver, sqlite_driver
 from db.repositories import applications, updates
 
 
@@ -61,6 +61,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    if url.get_driver_name() == "asyncpg":
+        # asyncpg's connection, but for one step of the commit (see db.postgres_driver).
+        connect_args = dict(kwargs.get("connect_args") or {})
+        connect_args.setdefault("connection_class", postgres_driver.GuardedConnection)
+        kwargs["connect_args"] = connect_args
     kwargs.setdefault("pool_pre_ping", True)
     # Updates are handled concurrently; SQLAlchemy's default pool keeps 5 connections and
     # closes every one beyond that as soon as it is handed back, so each burst of updates

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Table, bindparam, delete, event
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from db.base import utcnow
 from db.models import ProcessedUpdate
+from db.postgres_driver import GuardedConnection
 from db.sqlite_driver import OneHopConnection
 
 # Built once per dialect: it runs on every update. On the table, not the ORM class: an ORM
@@ -31,6 +33,10 @@ _SQLITE_RECORD = (
     "ON CONFLICT (update_id) DO NOTHING"
 )
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# And as PostgreSQL's driver takes it (db.postgres_driver): now() is the transaction's start.
+_POSTGRESQL_RECORD = (
+    f"INSERT INTO {_TABLE.name} (update_id, received_at) VALUES ({{update_id}}, now())"
+)
 
 
 class AlreadyProcessed(Exception):
@@ -48,21 +54,27 @@ async def record(session: AsyncSession, update_id: int) -> bool:
 async def seal(session: AsyncSession, update_id: int) -> None:
     """Record the update as processed, as the last thing its transaction does.
 
-    If it already was, the transaction keeps nothing: the commit (on SQLite, where the record
-    rides along with the COMMIT) or this call (elsewhere) raises AlreadyProcessed, and the
-    caller rolls back. Call it inside the transaction, after the update's work.
+    If it already was, the transaction keeps nothing: the commit (where the record rides
+    along with the COMMIT: our SQLite and PostgreSQL drivers) or this call (elsewhere) raises
+    AlreadyProcessed, and the caller rolls back. Call it inside the transaction, after the
+    update's work.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        driver = _driver_of_transaction(session.sync_session)
-        if driver is None:  # the transaction has not touched the database yet
-            connection = await (await session.connection()).get_raw_connection()
-            found = connection.driver_connection
-            driver = found if isinstance(found, OneHopConnection) else None
-        if driver is not None:
-            moment = utcnow().strftime(_SQLITE_TIME)
-            driver.guard_commit(
-                _SQLITE_RECORD, (update_id, moment), lambda: AlreadyProcessed(update_id)
-            )
+    driver: Any = _driver_of_transaction(session.sync_session)
+    if driver is None and session.get_bind().dialect.name == "sqlite":
+        # The transaction has not touched the database yet: SQLite's driver begins it with
+        # the COMMIT's trip. (On PostgreSQL the record then goes on its own.)
+        connection = await (await session.connection()).get_raw_connection()
+        found = connection.driver_connection
+        driver = found if isinstance(found, OneHopConnection) else None
+    rejected = partial(AlreadyProcessed, update_id)
+    if isinstance(driver, OneHopConnection):
+        moment = utcnow().strftime(_SQLITE_TIME)
+        driver.guard_commit(_SQLITE_RECORD, (update_id, moment), rejected)
+        return
+    if isinstance(driver, GuardedConnection):
+        # A simple query carries no parameters: the id, an int, is written in.
+        sql = _POSTGRESQL_RECORD.format(update_id=int(update_id))
+        if driver.guard_commit(sql, _TABLE.name, rejected):
             return
     if not await record(session, update_id):
         raise AlreadyProcessed(update_id)
@@ -72,22 +84,22 @@ _DRIVER = "updates.driver"
 
 
 def _note_driver(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
-    """As a transaction takes an SQLite connection of ours, keep it at hand for `seal`: asking
+    """As a transaction takes a connection of our drivers, keep it at hand for `seal`: asking
     the session for it again costs two trips through SQLAlchemy's greenlet bridge. The
     transaction is held weakly: a strong reference would close a cycle (session → info →
     transaction → session) and leave every update's session, its connection and the objects
     it loaded to the cyclic garbage collector, whose pauses were the benchmark's p99."""
     driver = connection.connection.driver_connection
-    if isinstance(driver, OneHopConnection):
+    if isinstance(driver, OneHopConnection | GuardedConnection):
         session.info[_DRIVER] = (weakref.ref(transaction), driver)
 
 
-def _driver_of_transaction(session: Session) -> OneHopConnection | None:
+def _driver_of_transaction(session: Session) -> OneHopConnection | GuardedConnection | None:
     noted = session.info.get(_DRIVER)
     transaction = session.get_transaction()
     if noted is None or transaction is None or noted[0]() is not transaction:
         return None
-    driver: OneHopConnection = noted[1]
+    driver: OneHopConnection | GuardedConnection = noted[1]
     return driver
 
 
