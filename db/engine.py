@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from db import postgres_driver, sqlite_driver
+from db.pool import FairPool
 from db.repositories import applications, updates
 
 
@@ -43,6 +44,8 @@ def _sqlite_begin(connection: Any) -> None:
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
+    # Transactions waiting for a connection get one in the order they asked (db/pool.py).
+    kwargs.setdefault("poolclass", FairPool)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
