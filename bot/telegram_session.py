@@ -5,7 +5,9 @@ preview options) JSON-encoded into a field, the whole URL-encoded into the body.
 takes JSON bodies as well, and for the calls the bot makes on every update (answer a button,
 send or edit a card) one `json.dumps` is several times cheaper than building and encoding the
 form. Calls that upload a file (exports, .ics files, broadcast media) keep aiogram's multipart
-form; errors and responses are handled by aiogram exactly as before.
+form; errors and responses are handled by aiogram exactly as before. The JSON calls go over
+our own keep-alive HTTP/1.1 client (`bot.keepalive`), several times cheaper per call than
+aiohttp's request machinery; uploads, and every call when a proxy is set, go through aiohttp.
 
 `call_plain` is for callers that do not read the answer (the replies queued during an
 update): a successful answer comes back as plain JSON instead of being validated into
