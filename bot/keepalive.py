@@ -54,7 +54,6 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.answer: asyncio.Future[tuple[int, bytes]] | None = None
         self.closed = False
-        self.reusable = True
         self.idle_since = 0.0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -71,7 +70,7 @@ class _Connection(asyncio.Protocol):
         try:
             parsed = _parse(self.buffer, at_eof=False)
         except ProtocolError as error:
-            self._fail(error)
+            self.fail(error)
             return
         if parsed is not None:
             self._finish(*parsed)
@@ -97,13 +96,11 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
-        self.reusable = False
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
         self.closed = True
-        self.reusable = False
         if self.transport is not None:
             self.transport.abort()
 
@@ -114,14 +111,13 @@ class _Connection(asyncio.Protocol):
         if self.answer is not None and not self.answer.done():
             self.answer.set_result((status, body))
 
-    def _fail(self, error: Exception) -> None:
+    def fail(self, error: Exception) -> None:
         self.abort()
         if self.answer is not None and not self.answer.done():
             self.answer.set_exception(error)
 
     def _ended(self, exc: Exception | None = None) -> None:
         self.closed = True
-        self.reusable = False
         answer = self.answer
         if answer is None or answer.done():
             return
@@ -292,7 +288,7 @@ class KeepAliveClient:
         return None
 
     def _release(self, origin: tuple[str, int, bool], connection: _Connection, now: float) -> None:
-        if self._closed or connection.closed or not connection.reusable:
+        if self._closed or connection.closed:
             connection.close()
             return
         connection.released(now)
@@ -315,7 +311,7 @@ class KeepAliveClient:
 
 
 def _time_out(connection: _Connection) -> None:
-    connection._fail(TimeoutError("no answer in time"))
+    connection.fail(TimeoutError("no answer in time"))
 
 
 def _target(url: str) -> _Target:

@@ -25,23 +25,21 @@ from asyncpg.transaction import Transaction, TransactionState
 
 
 class GuardedTransaction(Transaction):
-    __slots__ = ("_guard",)
+    _state: TransactionState  # asyncpg's, declared in its __slots__ without a type
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._guard: tuple[str, str, Callable[[], Exception]] | None = None
 
-    # As asyncpg sets it (mypy does not see the slot asyncpg declares it in).
-    def _set_state(self, state: TransactionState) -> None:
-        setattr(self, "_state", state)  # noqa: B010
-
     async def commit(self) -> None:
         guard, self._guard = self._guard, None
-        if guard is None or self._nested or self._managed:
+        if (
+            guard is None
+            or self._nested
+            or self._managed
+            or self._state is not TransactionState.STARTED  # asyncpg's own error for that
+        ):
             await super().commit()
-            return
-        if self._state is not TransactionState.STARTED:
-            await super().commit()  # asyncpg's own error for a transaction not started
             return
         sql, table, rejected = guard
         connection = self._connection
@@ -51,19 +49,19 @@ class GuardedTransaction(Transaction):
             await connection.execute(f"{sql}; COMMIT;")
         except asyncpg.UniqueViolationError as error:
             if error.table_name != table:
-                self._set_state(TransactionState.FAILED)
+                self._state = TransactionState.FAILED
                 raise
             try:
                 await connection.execute("ROLLBACK;")
             except BaseException:
-                self._set_state(TransactionState.FAILED)
+                self._state = TransactionState.FAILED
                 raise
-            self._set_state(TransactionState.ROLLEDBACK)
+            self._state = TransactionState.ROLLEDBACK
             raise rejected() from None
         except BaseException:
-            self._set_state(TransactionState.FAILED)
+            self._state = TransactionState.FAILED
             raise
-        self._set_state(TransactionState.COMMITTED)
+        self._state = TransactionState.COMMITTED
 
     async def rollback(self) -> None:
         self._guard = None
