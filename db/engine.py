@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from db import postgres_driver, sqlite_driver
-from db.pool import FairPool
+from db.pool import FairPool, ping_when_idle
 from db.repositories import applications, updates
 
 
@@ -69,7 +69,6 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         connect_args = dict(kwargs.get("connect_args") or {})
         connect_args.setdefault("connection_class", postgres_driver.GuardedConnection)
         kwargs["connect_args"] = connect_args
-    kwargs.setdefault("pool_pre_ping", True)
     # Updates are handled concurrently; SQLAlchemy's default pool keeps 5 connections and
     # closes every one beyond that as soon as it is handed back, so each burst of updates
     # opened (and prepared its statements on) new connections: the p99 of a busy minute.
@@ -77,7 +76,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     # PostgreSQL's default of 100 connections.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        # A connection is pinged before use only when it has sat idle (see db.pool).
+        ping_when_idle(engine.sync_engine)
+    return engine
 
 
 class BotSession(Session):
