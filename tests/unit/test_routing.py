@@ -8,9 +8,11 @@ import pytest
 from aiogram import Bot, Dispatcher, F
 from aiogram import Router as AiogramRouter
 from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
-from aiogram.types import Message, Update
+from aiogram.filters import Command, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message, Update
 
-from handlers.routing import EVENT_TYPES, Router
+from handlers.routing import EVENT_TYPES, Router, _refuses
 from handlers.routing import Dispatcher as OurDispatcher
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -164,3 +166,76 @@ async def test_dispatcher_routes_an_update_as_aiograms_does() -> None:
         dispatcher.include_router(router)
         assert await dispatcher.feed_update(Bot(TOKEN), _update("hello")) == "ok"
     assert trace == ["aiogram.dispatcher.dispatcher:hello:1", "handlers.routing:hello:1"]
+
+
+class _Pick(CallbackData, prefix="pick"):
+    item: str
+    size: int
+
+
+def _press(data: str | None) -> CallbackQuery:
+    return CallbackQuery.model_validate(
+        {
+            "id": "1",
+            "from": {"id": 5, "is_bot": False, "first_name": "A"},
+            "chat_instance": "1",
+            "data": data,
+        }
+    )
+
+
+def _message(text: str | None = None, caption: str | None = None) -> Message:
+    return Message.model_validate(
+        {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 5, "type": "private"},
+            "text": text,
+            "caption": caption,
+        }
+    )
+
+
+async def test_a_filter_is_only_skipped_where_it_would_say_no() -> None:
+    """`_refuses` never turns away what the filter itself would let through, and it does turn
+    away another button's press and text that is no command."""
+    filters: list[Any] = [
+        _Pick.filter(),
+        _Pick.filter(F.size > 2),
+        Command("help"),
+        Command("go", prefix="!/"),
+        CommandStart(),
+    ]
+    events: list[Any] = [
+        _press("pick:a:3"),
+        _press("pick:a:1"),
+        _press("pick:a"),  # too few parts
+        _press("pick"),
+        _press("picked:a:3"),
+        _press("other:a:3"),
+        _press(""),
+        _press(None),
+        _message("/help"),
+        _message("  /help me"),
+        _message("!go"),
+        _message("/start zmp"),
+        _message("help"),
+        _message("   "),
+        _message(caption="/help"),
+        _message(),
+    ]
+    refused = set()
+    async with Bot(TOKEN) as bot:
+        for check in filters:
+            for event in events:
+                if _refuses(check, event):
+                    refused.add((type(check).__name__, str(event.model_dump().get("data"))))
+                    extra = {"bot": bot} if isinstance(check, Command) else {}
+                    assert await check(event, **extra) is False, (check, event)
+    assert ("CallbackQueryFilter", "other:a:3") in refused
+    assert ("CallbackQueryFilter", "picked:a:3") in refused
+    assert len(refused) >= 10
+    # The text of a non-command does not reach the command filters' parsing.
+    assert _refuses(Command("help"), _message("Wadowice"))
+    assert not _refuses(Command("help"), _message("/help"))
+    assert not _refuses(_Pick.filter(), _press("pick:a:1"))
