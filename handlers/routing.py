@@ -18,8 +18,10 @@ filters, its handlers in order, each filter with the data it names and what earl
 of the handler returned, the router's inner middlewares around the handler that matched,
 `SkipHandler` to the next one, then the sub-routers; `REJECTED` read as unhandled) with the
 data copied once per router, and hands over to aiogram's own code for any router whose
-observer has outer middlewares. Every router of the bot is one of these (`setup_routers`
-checks); `tests/unit/test_routing.py` runs the same updates through both.
+observer has outer middlewares. It enters its sub-routers itself, without a coroutine of
+theirs in between, and `Dispatcher` routes the same way. Every router of the bot is one of
+these (`setup_routers` checks); `tests/unit/test_routing.py` runs the same updates through
+both.
 """
 
 from __future__ import annotations
@@ -59,28 +61,10 @@ def _event_types() -> tuple[str, ...]:
 EVENT_TYPES = _event_types()
 
 
-class Dispatcher(AiogramDispatcher):
-    """aiogram's Dispatcher, telling an update's kind without hashing the update.
-
-    aiogram's `Update.event_type` is a property cached with `lru_cache`: each look-up hashes
-    the whole frozen update (the message, its keyboard and entities: about 10 µs for a button
-    press), twice per update, and the cache keeps the last 128 updates, people's messages
-    included, alive. Here the kind is the first event field that is set, as there.
-    """
-
-    async def _listen_update(self, update: Update, **kwargs: Any) -> Any:
-        for update_type in EVENT_TYPES:
-            event = getattr(update, update_type)
-            if event is not None:
-                kwargs["event_update"] = update
-                return await self.propagate_event(update_type=update_type, event=event, **kwargs)
-        return await super()._listen_update(update, **kwargs)  # aiogram's warning, skipped
-
-
 class Router(AiogramRouter):
     async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
         observer = self.observers.get(update_type)
-        if observer is not None and len(observer.outer_middleware):
+        if not _direct(observer):
             return await super().propagate_event(update_type, event, **kwargs)
         kwargs["event_router"] = self
         return await self._through(observer, update_type, event, kwargs)
@@ -106,10 +90,43 @@ class Router(AiogramRouter):
                 if response is not UNHANDLED:
                     return response
         for router in self.sub_routers:
-            response = await router.propagate_event(update_type, event, **data)
+            sub_observer = router.observers.get(update_type)
+            if isinstance(router, Router) and _direct(sub_observer):
+                # What its propagate_event would do, without one more coroutine: each one
+                # between the dispatcher and the handler is resumed at every wait of the update
+                # (each trip to the database or to Telegram).
+                sub_data = {**data, "event_router": router}
+                response = await router._through(sub_observer, update_type, event, sub_data)
+            else:
+                response = await router.propagate_event(update_type, event, **data)
             if response is not UNHANDLED:
                 return response
         return UNHANDLED
+
+
+def _direct(observer: TelegramEventObserver | None) -> bool:
+    """Whether a router can be gone through here: its observer of this kind of update has no
+    outer middleware (those are aiogram's to run)."""
+    return observer is None or not len(observer.outer_middleware)
+
+
+class Dispatcher(Router, AiogramDispatcher):
+    """aiogram's Dispatcher, routing as our `Router`, and telling an update's kind without
+    hashing the update.
+
+    aiogram's `Update.event_type` is a property cached with `lru_cache`: each look-up hashes
+    the whole frozen update (the message, its keyboard and entities: about 10 µs for a button
+    press), twice per update, and the cache keeps the last 128 updates, people's messages
+    included, alive. Here the kind is the first event field that is set, as there.
+    """
+
+    async def _listen_update(self, update: Update, **kwargs: Any) -> Any:
+        for update_type in EVENT_TYPES:
+            event = getattr(update, update_type)
+            if event is not None:
+                kwargs["event_update"] = update
+                return await self.propagate_event(update_type=update_type, event=event, **kwargs)
+        return await super()._listen_update(update, **kwargs)  # aiogram's warning, skipped
 
 
 async def _trigger(

@@ -35,7 +35,8 @@ def _update(text: str, chat_type: str = "private") -> Update:
 
 def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
     """private (root filter) → [commands (inner middleware), rejecting, guarded (outer
-    middleware) → nested, rest (a handler that skips, then a catch-all)]."""
+    middleware) → nested, rest (a handler that skips, then a catch-all)]; in aiogram's
+    Dispatcher, or in ours with our routers."""
 
     def handler(name: str) -> Any:
         async def handle(message: Message, event_router: AiogramRouter, **data: Any) -> str:
@@ -67,6 +68,7 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
 
     private = kind(name="private")
     private.message.filter(F.chat.type == "private")
+
     async def marks(message: Message) -> dict[str, str]:
         return {"root": "commands"}  # a router filter's data reaches the router's handlers
 
@@ -87,7 +89,7 @@ def _tree(kind: type[AiogramRouter], trace: list[str]) -> Dispatcher:
     rest.message.register(skipping, F.text == "skip")
     rest.message.register(handler("rest"))
     private.include_routers(commands, refusing, guarded, rest)
-    dispatcher = Dispatcher()
+    dispatcher = OurDispatcher() if kind is Router else Dispatcher()
     dispatcher.include_router(private)
     return dispatcher
 
@@ -152,10 +154,20 @@ def test_dispatcher_tells_the_kind_of_update_in_aiograms_order() -> None:
     assert {"message", "callback_query", "my_chat_member"} <= set(EVENT_TYPES)
 
 
-async def test_dispatcher_routes_an_update_as_aiograms_does() -> None:
+@pytest.mark.parametrize("outer", [False, True])
+async def test_dispatcher_routes_an_update_as_aiograms_does(outer: bool) -> None:
+    """With or without an outer middleware on the dispatcher's own message observer (ours
+    then hands the update to aiogram's way)."""
     trace: list[str] = []
+
+    async def middleware(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        trace.append(f"outer:{type(data['event_router']).__module__}")
+        return await handler(event, data)
+
     for kind in (Dispatcher, OurDispatcher):
         dispatcher = kind()
+        if outer:
+            dispatcher.message.outer_middleware(middleware)
         router = Router()
 
         @router.message()
@@ -165,7 +177,15 @@ async def test_dispatcher_routes_an_update_as_aiograms_does() -> None:
 
         dispatcher.include_router(router)
         assert await dispatcher.feed_update(Bot(TOKEN), _update("hello")) == "ok"
-    assert trace == ["aiogram.dispatcher.dispatcher:hello:1", "handlers.routing:hello:1"]
+    expected = ["aiogram.dispatcher.dispatcher:hello:1", "handlers.routing:hello:1"]
+    if outer:
+        expected = [
+            "outer:aiogram.dispatcher.dispatcher",
+            expected[0],
+            "outer:handlers.routing",
+            expected[1],
+        ]
+    assert trace == expected
 
 
 class _Pick(CallbackData, prefix="pick"):
