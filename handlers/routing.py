@@ -33,7 +33,7 @@ from typing import Any
 from aiogram import Dispatcher as AiogramDispatcher
 from aiogram import Router as AiogramRouter
 from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
-from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.dispatcher.event.handler import CallableObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackQueryFilter
@@ -143,6 +143,8 @@ async def _trigger(
         try:
             middlewares = observer._resolve_middlewares()
             if not middlewares:  # aiogram would wrap the call in an empty chain all the same
+                if handler.awaitable:  # and await it through one more coroutine
+                    return await handler.callback(event, **_arguments(handler, data))
                 return await handler.call(event, **data)
             call = observer.outer_middleware.wrap_middlewares(middlewares, handler.call)
             return await call(event, data)
@@ -159,11 +161,7 @@ async def _passes(
     for each in handler.filters or ():
         if _refuses(each.callback, event):
             return None
-        given = {**data, **found} if found else data
-        if each.varkw:
-            arguments = given
-        else:
-            arguments = {name: given[name] for name in each.params if name in given}
+        arguments = _arguments(each, {**data, **found} if found else data)
         if each.awaitable:
             result = await each.callback(event, **arguments)
         else:
@@ -173,6 +171,14 @@ async def _passes(
         if isinstance(result, dict):
             found.update(result)
     return found
+
+
+def _arguments(callable_object: CallableObject, given: dict[str, Any]) -> dict[str, Any]:
+    """What a handler or filter is called with: the entries of `given` it names (all of them
+    if it takes **kwargs)."""
+    if callable_object.varkw:
+        return given
+    return {name: given[name] for name in callable_object.params if name in given}
 
 
 def _refuses(check: Any, event: TelegramObject) -> bool:
