@@ -14,7 +14,7 @@ from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
 from bot.services.pickers import code_of
 from bot.services.questionnaire import Step
-from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle
+from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle, packed
 from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
 from handlers.keyboards import button as _button
 
@@ -153,11 +153,11 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
             [
                 _button(
                     ("✓ " if current is True else "") + _("Yes"),
-                    Answer(q=question.id, v="yes").pack(),
+                    packed(Answer, q=question.id, v="yes"),
                 ),
                 _button(
                     ("✓ " if current is False else "") + _("No"),
-                    Answer(q=question.id, v="no").pack(),
+                    packed(Answer, q=question.id, v="no"),
                 ),
             ]
         )
@@ -167,7 +167,8 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
             rows.append(
                 [
                     _button(
-                        mark + choice.label.get(language), Answer(q=question.id, v=choice.id).pack()
+                        mark + choice.label.get(language),
+                        packed(Answer, q=question.id, v=choice.id),
                     )
                 ]
             )
@@ -178,18 +179,19 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
             rows.append(
                 [
                     _button(
-                        mark + choice.label.get(language), Toggle(q=question.id, v=choice.id).pack()
+                        mark + choice.label.get(language),
+                        packed(Toggle, q=question.id, v=choice.id),
                     )
                 ]
             )
-        rows.append([_button(_("Done ✓"), Done(q=question.id).pack())])
+        rows.append([_button(_("Done ✓"), packed(Done, q=question.id))])
     nav: list[Button] = []
     if application.editing:
-        nav.append(_button(_("↩ Back to summary"), Nav(action="summary", q=question.id).pack()))
+        nav.append(_button(_("↩ Back to summary"), packed(Nav, action="summary", q=question.id)))
     elif step.number > 1:
-        nav.append(_button(_("← Back"), Nav(action="back", q=question.id).pack()))
+        nav.append(_button(_("← Back"), packed(Nav, action="back", q=question.id)))
     if not question.required:
-        nav.append(_button(_("Skip →"), Nav(action="skip", q=question.id).pack()))
+        nav.append(_button(_("Skip →"), packed(Nav, action="skip", q=question.id)))
     if nav:
         rows.append(nav)
     return "\n".join(lines), inline_keyboard(rows)
@@ -209,7 +211,7 @@ def matches_card(
     rows = [
         [
             _button(
-                place_button_label(m, language)[:60], Place(q=question.id, code=code_of(m)).pack()
+                place_button_label(m, language)[:60], packed(Place, q=question.id, code=code_of(m))
             )
         ]
         for m in matches
@@ -217,7 +219,7 @@ def matches_card(
     rows.append(
         [
             _button(
-                _("None of these — I will type again"), Nav(action="retype", q=question.id).pack()
+                _("None of these — I will type again"), packed(Nav, action="retype", q=question.id)
             )
         ]
     )
@@ -286,12 +288,12 @@ def summary_card(
         )
         if can_change:
             buttons.append(
-                _button(f"✏️ {number}. {label}"[:32], Nav(action="edit", q=question.id).pack())
+                _button(f"✏️ {number}. {label}"[:32], packed(Nav, action="edit", q=question.id))
             )
     keyboard = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     if not submitted:
         lines += ["", _("Please check your answers. You can change any of them before sending.")]
-        keyboard.append([_button(_("✅ Send the application"), Nav(action="submit").pack())])
+        keyboard.append([_button(_("✅ Send the application"), packed(Nav, action="submit"))])
     text = _within_limit(lines)
     return text, inline_keyboard(keyboard)
 
@@ -357,15 +359,19 @@ def role_keyboard() -> InlineKeyboard:
             [
                 _button(
                     _("🇵🇱 I represent a Polish local government"),
-                    RoleChoice(audience="municipality").pack(),
+                    packed(RoleChoice, audience="municipality"),
                 )
             ],
-            [_button(_("🇺🇦 I work for a Ukrainian hromada"), RoleChoice(audience="intern").pack())],
+            [
+                _button(
+                    _("🇺🇦 I work for a Ukrainian hromada"), packed(RoleChoice, audience="intern")
+                )
+            ],
         ]
     )
 
 
 def news_keyboard() -> InlineKeyboard:
     return inline_keyboard(
-        [[_button(_("🔔 Let me know about the next edition"), News(on=True).pack())]]
+        [[_button(_("🔔 Let me know about the next edition"), packed(News, on=True))]]
     )
