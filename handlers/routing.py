@@ -92,9 +92,8 @@ class Router(AiogramRouter):
         for router in self.sub_routers:
             sub_observer = router.observers.get(update_type)
             if isinstance(router, Router) and _direct(sub_observer):
-                # What its propagate_event would do, without one more coroutine: each one
-                # between the dispatcher and the handler is resumed at every wait of the update
-                # (each trip to the database or to Telegram).
+                # What its propagate_event would do, without a coroutine and a keyword
+                # dict of its own.
                 sub_data = {**data, "event_router": router}
                 response = await router._through(sub_observer, update_type, event, sub_data)
             else:
