@@ -267,7 +267,8 @@ async def _serve(path: str) -> None:
         # p99. Young objects are still collected as usual; full collections run at each drain.
         gc.collect()
         gc.freeze()
-        gc.set_threshold(gc.get_threshold()[0], gc.get_threshold()[1], 1_000_000_000)
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, 1_000_000_000)
         server = await asyncio.start_unix_server(one_client, path)
         print(tg.base_url, flush=True)
         async with server:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.queue import Empty, Full
@@ -94,7 +93,7 @@ async def test_people_in_a_row_take_turns_at_a_busy_pool(database_url: str) -> N
     assert order == [0, 1, 2] * 5
 
 
-async def _backend_pid(sessions: Any) -> int:
+async def _backend_pid(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session, session.begin():
         return int(await session.scalar(text("SELECT pg_backend_pid()")))
 
