@@ -6,6 +6,7 @@ import time and translated later.
 
 from __future__ import annotations
 
+import gettext
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -22,7 +23,10 @@ from bot.programme import LANGUAGES
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LANGUAGE = "en"
+# Endonyms, for the language picker's buttons only. In running text a language is a common word
+# ("polski", «українська»): see `language_name`.
 LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
+_LANGUAGE_WORDS = {"pl": __("Polish"), "uk": __("Ukrainian"), "en": __("English")}
 # Polish contacts live by Warsaw time, interns by Kyiv time; English speakers are usually staff
 # or partners in Poland.
 DEFAULT_TIME_ZONES = {"pl": "Europe/Warsaw", "uk": "Europe/Kyiv", "en": "Europe/Warsaw"}
@@ -64,13 +68,74 @@ def time_zone_for(language: str | None) -> str:
     return DEFAULT_TIME_ZONES.get(language or DEFAULT_LANGUAGE, "Europe/Warsaw")
 
 
+def language_name(code: str) -> str:
+    """The language as a word in running text, in the current locale: "ukraiński", «польська»."""
+    return str(_LANGUAGE_WORDS[code]) if code in _LANGUAGE_WORDS else code
+
+
+def in_running_text(labels: list[str], *, lower_first: bool = False) -> str:
+    """Button labels joined in a sentence: "Polski, angielski" — a label is capitalised as a
+    button, not after a comma (an acronym such as "UE" keeps its capitals)."""
+
+    def lower(label: str) -> str:
+        return label[0].lower() + label[1:] if len(label) > 1 and label[1].islower() else label
+
+    return ", ".join(
+        label if index == 0 and not lower_first else lower(label)
+        for index, label in enumerate(labels)
+    )
+
+
+# Polish writes "godz. 8:00"; Ukrainian and English keep the two-digit hour.
+_FULL_SHORT = {"pl": "d MMMM y, 'godz.' H:mm"}
+_FULL_SHORT_DEFAULT = "d MMMM y, HH:mm"
+
+
 def format_datetime(
-    moment: datetime, language: str, time_zone: str | None = None, fmt: str = "full_short"
+    moment: datetime,
+    language: str,
+    time_zone: str | None = None,
+    fmt: str = "full_short",
+    *,
+    until: bool = False,
 ) -> str:
-    """A UTC moment in the person's time zone and language: "środa, 8 kwietnia 2026, 10:00"."""
+    """A UTC moment in the person's time zone and language: "środa, 8 kwietnia 2026, godz. 10:00".
+
+    `until=True` gives the weekday the case it takes after "until" ("do czwartku", «до середи»),
+    which Babel does not know (CLDR has only the nominative); the catalogs hold those forms.
+    """
     zone = ZoneInfo(time_zone or time_zone_for(language))
-    pattern = "EEEE, d MMMM y, HH:mm" if fmt == "full_short" else fmt
-    return _babel_datetime(moment, pattern, tzinfo=zone, locale=_babel_locale(language))
+    locale = _babel_locale(language)
+    if fmt != "full_short":
+        return _babel_datetime(moment, fmt, tzinfo=zone, locale=locale)
+    rest = _babel_datetime(
+        moment, _FULL_SHORT.get(language, _FULL_SHORT_DEFAULT), tzinfo=zone, locale=locale
+    )
+    if until:
+        weekday = _weekdays_after_until(language)[moment.astimezone(zone).weekday()]
+    else:
+        weekday = _babel_datetime(moment, "EEEE", tzinfo=zone, locale=locale)
+    return f"{weekday}, {rest}"
+
+
+@cache
+def _weekdays_after_until(language: str) -> tuple[str, ...]:
+    """Monday … Sunday as they read after "until": "do poniedziałku", «до понеділка»."""
+    t = _translations(language)
+    return (
+        t.pgettext("weekday after until", "Monday"),
+        t.pgettext("weekday after until", "Tuesday"),
+        t.pgettext("weekday after until", "Wednesday"),
+        t.pgettext("weekday after until", "Thursday"),
+        t.pgettext("weekday after until", "Friday"),
+        t.pgettext("weekday after until", "Saturday"),
+        t.pgettext("weekday after until", "Sunday"),
+    )
+
+
+@cache
+def _translations(language: str) -> gettext.NullTranslations:
+    return gettext.translation("messages", LOCALES_DIR, languages=[language], fallback=True)
 
 
 def format_number(value: int | float, language: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Rendered, Renderer, Skip
-from bot.i18n import _
+from bot.i18n import _, in_running_text
 from bot.programme import Programme
 from bot.services import matching
 from db.models import Application, Match, Outbox, Person
@@ -24,7 +24,8 @@ def _labels(
     question = programme.audience(audience).question(question_id) if programme else None
     if question is None:
         return ", ".join(ids)
-    return ", ".join(c.label.get(language) for c in question.choices if c.id in ids)
+    labels = [c.label.get(language) for c in question.choices if c.id in ids]
+    return in_running_text(labels, lower_first=True)
 
 
 def host_details(host: Application, language: str, programme: Programme | None) -> str:

@@ -21,8 +21,8 @@ from handlers.callbacks import BookingAction, MeetingPick
 
 Clock = Callable[[], datetime]
 
-# Said after a time for readers outside the programme's zone (Warsaw).
-ZONE_NOTES = {"Europe/Kyiv": __("(Kyiv time)"), "Europe/Warsaw": __("(Warsaw time)")}
+# Said after a time for readers outside the programme's zone (Warsaw): "11:00 за київським часом".
+ZONE_NOTES = {"Europe/Kyiv": __("Kyiv time"), "Europe/Warsaw": __("Warsaw time")}
 
 # ------------------------------------------------------------------------------ how it looks
 
@@ -40,10 +40,11 @@ def title_of(event: Event, language: str) -> str:
     return html.escape(title)
 
 
-def when(moment: datetime, person: Person, programme: Programme) -> str:
-    """E.g. "środa, 8 kwietnia 2026, 10:00"; "(за київським часом)" for Kyiv-time readers."""
+def when(moment: datetime, person: Person, programme: Programme, *, until: bool = False) -> str:
+    """E.g. "środa, 8 kwietnia 2026, godz. 10:00"; «… 11:00 за київським часом» for Kyiv-time
+    readers. `until=True`: the form after "until" ("do środy, …", «до середи, …»)."""
     zone = _zone(person)
-    text = format_datetime(moment, language_of(person), zone)
+    text = format_datetime(moment, language_of(person), zone, until=until)
     if zone != programme.time_zone:
         note = ZONE_NOTES.get(zone)
         text += f" {note}" if note else f" ({zone})"
@@ -138,7 +139,7 @@ def booking_card(
             button(_("Leave the waitlist"), BookingAction(a="cancel_yes", b=b).pack()),
         ]
     elif booking.status == "offered":
-        deadline = when(booking.offer_expires_at or event.starts_at, person, programme)
+        deadline = when(booking.offer_expires_at or event.starts_at, person, programme, until=True)
         lines += [
             _("🎟 A seat has freed up for you:"),
             head,
@@ -150,10 +151,10 @@ def booking_card(
         ]
     else:
         minutes = _("{minutes} min").format(minutes=event.duration_minutes)
-        closes = when(seats.closes_at(programme, event), person, programme)
+        closes = when(seats.closes_at(programme, event), person, programme, until=True)
         lines += [
             _("✅ You are booked:"),
-            f"{head} ({minutes})",
+            f"{head}, {minutes}",
             *place_lines(event),
             "",
             _("You can change the date or cancel until {deadline}.").format(deadline=closes),

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
-from bot.i18n import _, __, format_datetime, format_number
+from bot.i18n import _, __, format_datetime, format_number, in_running_text
 from bot.programme import Programme, Question
 from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
@@ -33,10 +33,10 @@ INVALID_TEXTS = {
     "empty": __("The answer is empty. Please type it again."),
     "too_short": __("That is too short: please write at least {min} characters."),
     "too_long": __("That is too long: {length} characters, at most {max} fit. Please shorten it."),
-    "email": __("That does not look like an e-mail address. Please check it, e.g. name@gmina.pl."),
+    "email": __("That does not look like an e-mail address. Please check it, e.g. {example}."),
     "phone": __(
         "That does not look like a phone number. Please type it with the country code, "
-        "e.g. +48 600 100 200, or share your number with the button."
+        "e.g. {example}, or share your number with the button."
     ),
     "integer": __("Please type a whole number, digits only, e.g. 12500."),
     "integer_min": __("The number must be at least {min}."),
@@ -44,15 +44,31 @@ INVALID_TEXTS = {
     "date": __("Please type a date as DD.MM.YYYY, e.g. 15.10.2026."),
     "choose": __("Please choose one of the buttons."),
     "choose_more": __("Please choose at least {min}."),
+    "choose_one": __("Please choose at least one answer."),
     "choose_fewer": __("You can choose at most {max}."),
     "use_buttons": __("Please use the buttons under the question."),
     "own_contact": __("Please share your own number, or type it."),
 }
 
 
+# Examples in the re-ask match the person: a Polish host or a Ukrainian intern (the audience's
+# phone region, see programmes/*.toml).
+EXAMPLES = {
+    "email": {"PL": "name@gmina.pl", "UA": "name@rada.gov.ua"},
+    "phone": {"PL": "+48 600 100 200", "UA": "+380 67 123 45 67"},
+}
+
+
 def invalid_text(error: InvalidAnswer) -> str:
-    template = INVALID_TEXTS.get(error.code, INVALID_TEXTS["choose"])
-    return str(template).format(**error.params)
+    code = error.code
+    if code == "choose_more" and error.params.get("min") == 1:
+        code = "choose_one"
+    template = INVALID_TEXTS.get(code, INVALID_TEXTS["choose"])
+    params = dict(error.params)
+    if code in EXAMPLES:
+        examples = EXAMPLES[code]
+        params["example"] = examples.get(str(params.get("region")), examples["PL"])
+    return str(template).format(**params)
 
 
 def kind_name(kind: str) -> str:
@@ -99,7 +115,7 @@ def format_answer(question: Question, value: Any, language: str) -> str:
         return choice.label.get(language) if choice else str(value)
     if question.kind == "multiple_choice":
         labels = [c.label.get(language) for c in question.choices if c.id in value]
-        return ", ".join(labels) if labels else "—"
+        return in_running_text(labels) if labels else "—"
     if isinstance(value, dict):
         return html.escape(describe_place(value, language))
     if question.kind == "integer":
@@ -315,7 +331,7 @@ def reason_lines(reasons: list[eligibility.Reason], language: str) -> list[str]:
 def verdict_text(
     programme: Programme, verdict: eligibility.Verdict, language: str, time_zone: str | None
 ) -> str:
-    closes = format_datetime(programme.last_moment, language, time_zone)
+    closes = format_datetime(programme.last_moment, language, time_zone, until=True)
     if verdict.eligible:
         lines = [
             _(

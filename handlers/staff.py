@@ -15,7 +15,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import commands
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import export, staff, stats
@@ -89,7 +89,11 @@ async def export_data(
         responder.send(_("Formats: /export (XLSX) or /export csv."))
         return
     name, content, rows = await export.build(session, programme, person.language or "pl", fmt)
-    caption = _("Export of {programme}: {rows} rows. Keep it safe: it holds personal data.")
+    caption = ngettext(
+        "Export of {programme}: {rows} row. Keep it safe: it holds personal data.",
+        "Export of {programme}: {rows} rows. Keep it safe: it holds personal data.",
+        rows,
+    )
     responder.document(name, content, caption.format(programme=programme.id, rows=rows))
     staff.audit(session, person, "staff.export", target=fmt, count=rows)
 

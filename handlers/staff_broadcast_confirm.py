@@ -14,7 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _, format_datetime
+from bot.i18n import LANGUAGES, _, __, format_datetime
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import broadcast, broadcast_text
@@ -27,14 +27,19 @@ from handlers.questionnaire import Clock
 from handlers.routing import Router
 from handlers.staff_broadcast_text import Wizard
 
+# One text per language: each language names the others in its own words and case.
+PREVIEW_HEADINGS = {
+    "pl": __("Preview of the Polish text:"),
+    "uk": __("Preview of the Ukrainian text:"),
+    "en": __("Preview of the English text:"),
+}
+
 
 async def send_preview(bot: Bot, chat_id: int, draft: Broadcast) -> None:
     for language in LANGUAGES:
         if not (draft.texts or {}).get(language):
             continue
-        await bot.send_message(
-            chat_id, _("Preview — {language}:").format(language=LANGUAGE_NAMES[language])
-        )
+        await bot.send_message(chat_id, str(PREVIEW_HEADINGS[language]))
         for message in broadcast_text.messages(draft, language):
             if message.media is None:
                 await bot.send_message(chat_id, message.text)

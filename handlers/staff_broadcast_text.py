@@ -15,7 +15,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _, ngettext
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _, __, ngettext
 from bot.responder import Responder
 from bot.services import broadcast, broadcast_text
 from bot.services.broadcast import BroadcastError
@@ -41,6 +41,19 @@ FORMATTING = frozenset(
 )
 
 
+# A msgid per language rather than a placeholder: "po ukraińsku", «українською».
+TEXT_REQUESTS = {
+    "pl": __("Send the text in <b>Polish</b>."),
+    "uk": __("Send the text in <b>Ukrainian</b>."),
+    "en": __("Send the text in <b>English</b>."),
+}
+FALLBACK_CHOSEN = {
+    "pl": __("Others get the Polish text."),
+    "uk": __("Others get the Ukrainian text."),
+    "en": __("Others get the English text."),
+}
+
+
 class Wizard(StatesGroup):
     text = State()
     media = State()
@@ -51,11 +64,13 @@ async def ask_text(responder: Responder, state: FSMContext, draft_id: int, langu
     await state.set_state(Wizard.text)
     await state.update_data(b=draft_id, lang=language)
     responder.send(
-        _(
-            "Send the text in <b>{language}</b>. You may format it (bold, italics, links) or "
-            "write Telegram HTML such as &lt;b&gt;…&lt;/b&gt;. A long text can come in several "
-            "messages; they are joined with an empty line."
-        ).format(language=LANGUAGE_NAMES[language]),
+        str(TEXT_REQUESTS[language])
+        + " "
+        + _(
+            "You may format it (bold, italics, links) or write Telegram HTML such as "
+            "&lt;b&gt;…&lt;/b&gt;. A long text can come in several messages; they are joined "
+            "with an empty line."
+        ),
         view.wizard_keyboard(draft_id, (_("Skip this language ▸"), "next", language)),
     )
 
@@ -83,12 +98,14 @@ async def text_received(
         responder.send(view.broadcast_error(error))
         return
     parts = len(broadcast_text.split_text(combined))
+    length = broadcast_text.visible_length(combined)
+    characters = ngettext("{count} character", "{count} characters", length).format(count=length)
     responder.send(
         ngettext(
-            "Saved: {length} characters, sent as {count} message.",
-            "Saved: {length} characters, sent as {count} messages.",
+            "The text is saved ({characters}); it will go out as {count} message.",
+            "The text is saved ({characters}); it will go out as {count} messages.",
             parts,
-        ).format(length=broadcast_text.visible_length(combined), count=parts),
+        ).format(characters=characters, count=parts),
         view.wizard_keyboard(draft.id, (_("Next ▸"), "next", language)),
     )
 
@@ -134,9 +151,9 @@ async def fallback_chosen(
 ) -> None:
     draft = await broadcast.draft_of(session, callback_data.b, person)
     broadcast.set_fallback(draft, callback_data.v)
-    responder.edit(
-        _("Others get the text in {language}.").format(language=LANGUAGE_NAMES[callback_data.v])
-    )
+    fallback = FALLBACK_CHOSEN.get(callback_data.v)
+    if fallback is not None:
+        responder.edit(str(fallback))
     await ask_media(responder, state, draft.id)
 
 

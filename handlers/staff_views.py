@@ -7,7 +7,7 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import LANGUAGE_NAMES, _, __, format_datetime, format_number, ngettext
+from bot.i18n import _, __, format_datetime, format_number, language_name, ngettext
 from bot.services.broadcast import BroadcastError, Progress
 from bot.services.segments import KINDS, WITH_VALUE, Segment
 from bot.services.staff import RoleError
@@ -100,7 +100,7 @@ def describe_segment(segment: Segment, language: str, event: Event | None = None
     if segment.kind == "region":
         return _("Region: {region}").format(region=segment.value)
     if segment.kind == "language":
-        return _("Language: {language}").format(language=LANGUAGE_NAMES[str(segment.value)])
+        return _("Language: {language}").format(language=language_name(str(segment.value)))
     return str(SEGMENT_NAMES[segment.kind])
 
 

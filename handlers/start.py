@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
+from bot.i18n import LANGUAGES, _, __
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import invites, people
@@ -57,6 +57,13 @@ async def start(
     else:
         await show_home(responder, session, person, programme, clock())
 
+
+# Said in the newly chosen language, so each names its own language in its own words.
+LANGUAGE_CHANGED = {
+    "pl": __("The language is now Polish."),
+    "uk": __("The language is now Ukrainian."),
+    "en": __("The language is now English."),
+}
 
 INVITE_PROBLEMS = {
     "unknown": lambda: _(
@@ -111,9 +118,7 @@ async def choose_language(
         if not people.has_current_consent(person):
             show_notice(responder, settings, edit=True)
             return
-        responder.edit(
-            _("Language: {language}.").format(language=LANGUAGE_NAMES[callback_data.code])
-        )
+        responder.edit(str(LANGUAGE_CHANGED[callback_data.code]))
 
 
 async def acknowledge_notice(

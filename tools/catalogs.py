@@ -2,7 +2,8 @@
 
 `python tools/catalogs.py fill-english` copies msgids into the English catalog.
 `python tools/catalogs.py translate FILE.json` sets translations from a JSON file shaped
-{"pl": {"msgid": "text" or ["one", "few", "many"]}, "uk": {...}} (exact msgids).
+{"pl": {"msgid": "text" or ["one", "few", "many"]}, "uk": {...}} (exact msgids; a pgettext entry
+as "context\u0004msgid").
 
 English is the source language, so its catalog simply repeats each msgid; having it lets staff
 adjust English wording without touching code, and lets the completeness test treat all three
@@ -50,8 +51,10 @@ def translate(source: Path) -> dict[str, int]:
         with path.open("rb") as handle:
             catalog = read_po(handle, locale=language)
         applied[language] = 0
-        for msgid, text in entries.items():
-            message = catalog.get(msgid)
+        for key, text in entries.items():
+            # "context\u0004msgid" (gettext's own separator) for a pgettext entry.
+            context, _sep, msgid = key.rpartition("\u0004")
+            message = catalog.get(msgid, context or None)
             if message is None:
                 print(f"{language}: not in the catalog (run make update-messages?): {msgid!r}")
                 continue

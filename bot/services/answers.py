@@ -51,14 +51,15 @@ def parse_text(question: Question, raw: str) -> str:
     return text
 
 
-def parse_email(raw: str) -> str:
+def parse_email(raw: str, region: str = "PL") -> str:
+    """`region` (the audience's, "PL" or "UA") only picks the example the re-ask shows."""
     text = clean_text(raw)
     if len(text) > 254:
-        raise InvalidAnswer("email")
+        raise InvalidAnswer("email", {"region": region})
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError:
-        raise InvalidAnswer("email") from None
+        raise InvalidAnswer("email", {"region": region}) from None
     return result.normalized
 
 
@@ -66,14 +67,14 @@ def parse_phone(raw: str, region: str) -> str:
     """E.164, e.g. "+48 600 100 200" → "+48600100200"; numbers without a prefix are `region`'s."""
     text = clean_text(raw)
     if len(text) > 40:
-        raise InvalidAnswer("phone")
+        raise InvalidAnswer("phone", {"region": region})
     text = re.sub(r"^00", "+", text.replace(" ", ""))
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidAnswer("phone") from None
+        raise InvalidAnswer("phone", {"region": region}) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidAnswer("phone")
+        raise InvalidAnswer("phone", {"region": region})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -125,7 +126,7 @@ def parse_typed(question: Question, raw: str, language: str, phone_region: str) 
     if kind in ("text", "long_text"):
         return parse_text(question, raw)
     if kind == "email":
-        return parse_email(raw)
+        return parse_email(raw, phone_region)
     if kind == "phone":
         return parse_phone(raw, phone_region)
     if kind == "integer":

@@ -137,11 +137,11 @@ async def test_wizard_end_to_end(bot, tg, user_factory, clock) -> None:
     await staff.send("/broadcast")
     await staff.press("Eligible applicants")
     assert "Eligible applicants · 3 recipients" in staff.messages()[-2].text
-    assert "Polski" in staff.last_message().text
+    assert "Send the text in Polish." in staff.last_message().text
     await staff.send("<b>oops")
     assert "would not accept this formatting" in staff.last_message().text
     await staff.send("<b>Dzień dobry!</b> Zapraszamy na spotkanie &amp; rozmowę.")
-    assert "sent as 1 message" in staff.last_message().text
+    assert "(47 characters); it will go out as 1 message." in staff.last_message().text
     await staff.press("Next")
     await staff.send("<b>Добрий день!</b> Запрошуємо на зустріч.")
     await staff.press("Next")
@@ -152,8 +152,8 @@ async def test_wizard_end_to_end(bot, tg, user_factory, clock) -> None:
     photo_known_to_telegram(tg, staff)
     await staff.press("Preview")
     shown = [m.text for m in staff.messages()[-5:]]
-    assert shown[0] == "Preview — Polski:" and shown[1].startswith("Dzień dobry!")
-    assert shown[2] == "Preview — Українська:" and shown[3].startswith("Добрий день!")
+    assert shown[0] == "Preview of the Polish text:" and shown[1].startswith("Dzień dobry!")
+    assert shown[2] == "Preview of the Ukrainian text:" and shown[3].startswith("Добрий день!")
     assert "3 recipients" in shown[4]
     late = user_factory("pl")
     await ready(bot, late, "pl", status="eligible")  # the segment grows before the press
@@ -249,7 +249,7 @@ async def test_long_texts_arrive_in_parts_in_order(bot, tg, user_factory, clock)
     await staff.press("Polski")
     await staff.send(first)
     await staff.send(second)
-    assert "sent as 2 messages" in staff.last_message().text
+    assert "it will go out as 2 messages" in staff.last_message().text
     await staff.press("Next")
     await staff.press("Skip this language")
     await staff.press("Skip this language")

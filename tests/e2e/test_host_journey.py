@@ -22,7 +22,8 @@ LABELS = {
            "no": "Nie", "done": "Gotowe", "skip": "Pomiń", "send": "Wyślij zgłoszenie",
            "back": "Wstecz", "language": "Polski", "lang_choice": "Angielski",
            "area": "Partycypacja społeczna", "question": "Pytanie", "zmp": "Związek Miast"},
-    "uk": {"role": "Представляю польське самоврядування", "gmina": "Гміна / місто", "yes": "Так",
+    "uk": {"role": "Представляю польський орган місцевого самоврядування",
+           "gmina": "Гміна / місто", "yes": "Так",
            "no": "Ні", "done": "Готово", "skip": "Пропустити", "send": "Надіслати заявку",
            "back": "Назад", "language": "Українська", "lang_choice": "Англійська",
            "area": "Громадська участь", "question": "Питання", "zmp": "Союз польських міст"},
@@ -111,9 +112,9 @@ async def test_validation_re_asks_politely(bot, user_factory) -> None:
     await begin_as_host(user, "pl")
     await pick_gmina(user, "Hel", "Hel")
     await user.send("A")
-    assert "znaków" in user.last_message().text  # too short, asked again
+    assert "co najmniej 3 zn." in user.last_message().text  # too short, asked again
     await user.send("x" * 500)
-    assert "znaków" in user.last_message().text
+    assert "ma 500 zn., a zmieści się najwyżej 120 zn." in user.last_message().text
     await user.send("Anna Kowalska")
     await user.send_sticker()
     assert "tylko tekst" in user.last_message().text
@@ -251,7 +252,7 @@ async def test_deadline_passed(start_bot, user_factory, clock) -> None:
     user = user_factory()
     await onboard(user, "Polski")
     closed = user.last_message()
-    assert "zakończony" in closed.text and "30 czerwca 2026, 23:59" in closed.text
+    assert "zakończony" in closed.text and "30 czerwca 2026, godz. 23:59" in closed.text
     await user.press("Powiadom mnie")
     async with app.sessionmaker() as session:
         person = await session.scalar(select(Person).where(Person.telegram_id == user.user_id))

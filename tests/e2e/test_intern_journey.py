@@ -38,7 +38,7 @@ async def finish_intern(user: FakeUser, level: str = "Середня ланка"
     await user.send("olena@bc-rada.gov.ua")
     await user.send("067 123 4567")
     await user.press("Початковий")
-    await user.press("Вільно")
+    await user.press("Вільний")
     await user.press("Громадська участь")
     await user.press("Залучення зовнішніх коштів")
     await user.press("Готово")
@@ -144,7 +144,8 @@ async def test_staff_match_and_both_sides_are_told(bot, user_factory, tg, clock)
     assert "Gromadka" in str(suggestion.buttons) and "1★" in str(suggestion.buttons)
     await staff.press("Gromadka")
     await staff.press("✅")
-    assert "Połączono" in staff.last_message().text or "✅" not in str(staff.last_message().buttons)
+    matched = staff.last_message()
+    assert "Przydzielono" in matched.text or "✅" not in str(matched.buttons)
 
     clock.now = datetime.now(UTC) + timedelta(minutes=5)
     sender = Sender(bot.bot, bot.sessionmaker, bot.i18n, renderers(bot.programme),

@@ -142,12 +142,12 @@ async def test_dates_in_the_readers_language_zone_and_plural(start_bot, user_fac
     await eligible(app, ukrainian, "uk")
     await polish.send("/meetings")
     text = polish.last_message().text
-    assert "środa, 8 kwietnia 2026, 10:00 — zostały 3 miejsca" in text
+    assert "środa, 8 kwietnia 2026, godz. 10:00 — zostały 3 miejsca" in text
     assert "zostało 5 miejsc" in text and "zostały 22 miejsca" in text
     assert "zostało 1 miejsce" in text and "czasu" not in text
     await ukrainian.send("/meetings")
     text = ukrainian.last_message().text
-    assert "середа, 8 квітня 2026, 11:00 (за київським часом) — залишилося 3 місця" in text
+    assert "середа, 8 квітня 2026, 11:00 за київським часом — залишилося 3 місця" in text
     assert "залишилося 5 місць" in text and "залишилося 1 місце" in text
     assert "залишилося 22 місця" in text
 
@@ -165,7 +165,7 @@ async def test_full_date_waitlist_offer_and_taking_the_seat(start_bot, user_fact
     await bogdan.press("8 kwi")
     assert "nie ma już wolnych miejsc" in bogdan.last_message().text
     await bogdan.press("listę rezerwową")
-    assert "Miejsce w kolejce: 1" in bogdan.last_message().text
+    assert "Pozycja na liście rezerwowej: 1" in bogdan.last_message().text
 
     await anna.send("/meetings")
     await anna.press("Odwołaj rezerwację")

@@ -76,7 +76,7 @@ async def test_language_switch_persists(bot, user_factory) -> None:
     await onboard(user, "Polski")
     await user.send("/language")
     await user.press("Українська")
-    assert "Мова: Українська" in user.last_message().text
+    assert "Мову змінено на українську." in user.last_message().text
     await user.send("/help")
     assert "Бот WIN4UA" in user.last_message().text
     assert (await _person(bot, user.user_id)).language == "uk"
