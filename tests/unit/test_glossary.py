@@ -119,6 +119,8 @@ def test_the_rules_catch_the_forms_the_issue_found() -> None:
         "Proszę wysłać tekst w języku: Українська",
         "Eksport win4ua-demo: wierszy: {rows}.",
         "Proszę wysłać nowy początek (czasu warszawskiego)",
+        "Proszę wysłać nowy początek, czasu warszawskiego, np. 8.04.2026 10:00.",
+        "Zapisano: znaków: {length}, wysyłka w {count} wiadomości.",
         "Fundacja Solidarności (FSM)",
         "Ukraiński numer można wpisać z +380.",
         "Dołączenie online: https://example.org",
