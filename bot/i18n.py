@@ -107,6 +107,8 @@ def format_datetime(
     zone = ZoneInfo(time_zone or time_zone_for(language))
     locale = _babel_locale(language)
     if fmt != "full_short":
+        if language == "pl":  # "8:00", as Polish writes an hour; "08:00" looks like a form
+            fmt = fmt.replace("HH:mm", "H:mm")
         return _babel_datetime(moment, fmt, tzinfo=zone, locale=locale)
     rest = _babel_datetime(
         moment, _FULL_SHORT.get(language, _FULL_SHORT_DEFAULT), tzinfo=zone, locale=locale

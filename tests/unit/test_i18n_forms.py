@@ -32,8 +32,9 @@ def test_the_issue_s_example_reads_as_a_polish_official_would_write_it() -> None
     assert format_datetime(thursday, "en") == "Thursday, 10 December 2026, 08:00"
 
 
-def test_other_patterns_are_left_to_babel() -> None:
-    assert format_datetime(MONDAY, "pl", fmt="d MMM, HH:mm") == "7 gru, 08:00"
+def test_other_patterns_keep_the_polish_hour_without_a_leading_zero() -> None:
+    assert format_datetime(MONDAY, "pl", fmt="d MMM, HH:mm") == "7 gru, 8:00"
+    assert format_datetime(MONDAY, "uk", fmt="d MMM, HH:mm") == "7 груд., 09:00"
 
 
 def test_labels_in_running_text_are_not_capitalised_after_a_comma() -> None:
