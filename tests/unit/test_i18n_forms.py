@@ -42,3 +42,27 @@ def test_labels_in_running_text_are_not_capitalised_after_a_comma() -> None:
     assert in_running_text(["Polski", "Angielski"], lower_first=True) == "polski, angielski"
     assert in_running_text(["Польська", "Англійська"], lower_first=True) == "польська, англійська"
     assert in_running_text(["Cyfryzacja", "UE i fundusze"]) == "Cyfryzacja, UE i fundusze"
+
+
+@pytest.fixture
+def i18n():
+    from bot.i18n import create_i18n
+
+    translations = create_i18n()
+    with translations.context():
+        yield translations
+
+
+def test_re_asks_name_one_answer_and_fit_the_reader(i18n) -> None:
+    from bot.services.answers import InvalidAnswer
+    from handlers.question_view import invalid_text
+
+    with i18n.use_locale("pl"):
+        assert invalid_text(InvalidAnswer("choose_more", {"min": 1})) == (
+            "Prosimy zaznaczyć co najmniej jedną odpowiedź."
+        )
+        assert "co najmniej 2 odpowiedzi" in invalid_text(InvalidAnswer("choose_more", {"min": 2}))
+        assert "np. +48 600 100 200" in invalid_text(InvalidAnswer("phone", {"region": "PL"}))
+    with i18n.use_locale("uk"):
+        assert "+380 67 123 45 67" in invalid_text(InvalidAnswer("phone", {"region": "UA"}))
+        assert "name@rada.gov.ua" in invalid_text(InvalidAnswer("email", {"region": "UA"}))
