@@ -23,11 +23,25 @@ from bot.programme import LANGUAGES
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
-# Polish contacts live by Warsaw time, interns by Kyiv time; English speakers are usually staff
-# or partners in Poland.
-DEFAULT_TIME_ZONES = {"pl": "Europe/Warsaw", "uk": "Europe/Kyiv", "en": "Europe/Warsaw"}
+# Times are shown in the reader's zone: an intern's is Kyiv, a host's Warsaw, whatever language
+# they read (bot.services.people.reader_zone). Without one — staff, someone who has not said who
+# they are yet — it is the programme's, Warsaw: the zone staff type event times in.
+DEFAULT_TIME_ZONE = "Europe/Warsaw"
+ZONE_LABELS = {"Europe/Warsaw": __("(Warsaw time)"), "Europe/Kyiv": __("(Kyiv time)")}
+DEADLINE_FORMAT = "d MMMM y, HH:mm"
 
-__all__ = ["LANGUAGES", "_", "__", "create_i18n", "format_datetime", "format_number", "ngettext"]
+__all__ = [
+    "LANGUAGES",
+    "_",
+    "__",
+    "create_i18n",
+    "format_datetime",
+    "format_deadline",
+    "format_labelled",
+    "format_number",
+    "ngettext",
+    "zone_label",
+]
 
 
 class CatalogsNotCompiled(RuntimeError):
@@ -60,17 +74,41 @@ def language_from_telegram(language_code: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
-def time_zone_for(language: str | None) -> str:
-    return DEFAULT_TIME_ZONES.get(language or DEFAULT_LANGUAGE, "Europe/Warsaw")
-
-
 def format_datetime(
     moment: datetime, language: str, time_zone: str | None = None, fmt: str = "full_short"
 ) -> str:
-    """A UTC moment in the person's time zone and language: "środa, 8 kwietnia 2026, 10:00"."""
-    zone = ZoneInfo(time_zone or time_zone_for(language))
+    """A UTC moment in the reader's time zone and language: "środa, 8 kwietnia 2026, 10:00"."""
+    zone = ZoneInfo(time_zone or DEFAULT_TIME_ZONE)
     pattern = "EEEE, d MMMM y, HH:mm" if fmt == "full_short" else fmt
     return _babel_datetime(moment, pattern, tzinfo=zone, locale=_babel_locale(language))
+
+
+def zone_label(time_zone: str) -> str:
+    """"(czas warszawski)", "(за київським часом)"; the zone's name for any other."""
+    label = ZONE_LABELS.get(time_zone)
+    return str(label) if label is not None else f"({time_zone})"
+
+
+def format_labelled(
+    moment: datetime,
+    language: str,
+    time_zone: str,
+    *,
+    reader_zone: str | None = None,
+    fmt: str = "full_short",
+) -> str:
+    """A moment in `time_zone`, followed by its zone unless that is the reader's own."""
+    text = format_datetime(moment, language, time_zone, fmt)
+    return text if time_zone == reader_zone else f"{text} {zone_label(time_zone)}"
+
+
+def format_deadline(moment: datetime, language: str, time_zone: str) -> str:
+    """A deadline always carries its zone: "30 czerwca 2026, 23:59 (czas warszawski)".
+
+    Deadlines are set in the programme's zone and said in it, to everyone: "until 23:59 on 30
+    June, Warsaw time" is what the call says; the same moment in Kyiv time, "1 July, 00:59",
+    reads as another day."""
+    return format_labelled(moment, language, time_zone, fmt=DEADLINE_FORMAT)
 
 
 def format_number(value: int | float, language: str) -> str:

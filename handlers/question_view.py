@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
-from bot.i18n import _, __, format_datetime, format_number
+from bot.i18n import _, __, format_deadline, format_number
 from bot.programme import Programme, Question
 from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
@@ -315,7 +315,7 @@ def reason_lines(reasons: list[eligibility.Reason], language: str) -> list[str]:
 def verdict_text(
     programme: Programme, verdict: eligibility.Verdict, language: str, time_zone: str | None
 ) -> str:
-    closes = format_datetime(programme.last_moment, language, time_zone)
+    closes = format_deadline(programme.last_moment, language, programme.time_zone)
     if verdict.eligible:
         lines = [
             _(

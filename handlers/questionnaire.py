@@ -15,7 +15,7 @@ from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, format_datetime
+from bot.i18n import _, format_datetime, format_deadline
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import eligibility, invites, notifications, pickers, questionnaire
@@ -108,7 +108,7 @@ async def show_home(
                     person, edit=False)
         return
     if not programme.is_open(now):
-        closes = format_datetime(programme.last_moment, _language(person), person.time_zone)
+        closes = format_deadline(programme.last_moment, _language(person), programme.time_zone)
         responder.send(
             _("Applications for {programme} closed on {date}. Thank you for your interest!").format(
                 programme=programme.name.get(_language(person)), date=closes
