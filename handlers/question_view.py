@@ -14,6 +14,7 @@ from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
 from bot.services.pickers import code_of
 from bot.services.questionnaire import Step
+from handlers import callbacks
 from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle, packed
 from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
 from handlers.keyboards import button as _button
@@ -367,6 +368,7 @@ def role_keyboard() -> InlineKeyboard:
                     _("🇺🇦 I work for a Ukrainian hromada"), packed(RoleChoice, audience="intern")
                 )
             ],
+            [_button(_("ℹ️ About the programme"), packed(callbacks.AboutPress))],
         ]
     )
 
