@@ -13,7 +13,7 @@ from bot.commands import register_commands
 from bot.programme import PROGRAMMES_DIR
 from bot.services import invites
 from tests.e2e.conftest import onboard
-from tests.e2e.test_intern_journey import new_invite
+from tests.e2e.test_intern_journey import intern_up_to_hromada, new_invite
 
 EMAIL = "win4ua@solidarityfund.pl"
 NBSP = "\xa0"
@@ -129,3 +129,11 @@ async def test_interns_without_an_invitation_are_given_the_contact(bot, user_fac
     await onboard(user, "Українська")
     await user.press("Працюю в українській громаді")
     assert EMAIL in user.last_message().text
+
+
+async def test_a_community_in_crimea_is_pointed_to_the_programme_team(bot, user_factory) -> None:
+    user = user_factory(language_code="uk")
+    await intern_up_to_hromada(user, await new_invite(bot))
+    await user.press("Вище керівництво")
+    await user.send("Сімферополь")
+    assert "Криму" in user.last_message().text and EMAIL in user.last_message().text
