@@ -20,6 +20,7 @@ def public_commands() -> list[BotCommand]:
     return [
         BotCommand(command="start", description=_("Start or continue")),
         BotCommand(command="meetings", description=_("Information meetings: book or change")),
+        BotCommand(command="about", description=_("About the programme")),
         BotCommand(command="help", description=_("What this bot can do")),
         BotCommand(command="language", description=_("Change language")),
         BotCommand(command="cancel", description=_("Cancel the current step")),

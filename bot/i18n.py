@@ -27,11 +27,25 @@ DEFAULT_LANGUAGE = "en"
 # ("polski", «українська»): see `language_name`.
 LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
 _LANGUAGE_WORDS = {"pl": __("Polish"), "uk": __("Ukrainian"), "en": __("English")}
-# Polish contacts live by Warsaw time, interns by Kyiv time; English speakers are usually staff
-# or partners in Poland.
-DEFAULT_TIME_ZONES = {"pl": "Europe/Warsaw", "uk": "Europe/Kyiv", "en": "Europe/Warsaw"}
+# Times are shown in the reader's zone: an intern's is Kyiv, a host's Warsaw, whatever language
+# they read (bot.services.people.reader_zone). Without one — staff, someone who has not said who
+# they are yet — it is the programme's, Warsaw: the zone staff type event times in.
+DEFAULT_TIME_ZONE = "Europe/Warsaw"
+ZONE_LABELS = {"Europe/Warsaw": __("(Warsaw time)"), "Europe/Kyiv": __("(Kyiv time)")}
+DEADLINE_FORMAT = "d MMMM y, HH:mm"
 
-__all__ = ["LANGUAGES", "_", "__", "create_i18n", "format_datetime", "format_number", "ngettext"]
+__all__ = [
+    "LANGUAGES",
+    "_",
+    "__",
+    "create_i18n",
+    "format_datetime",
+    "format_deadline",
+    "format_labelled",
+    "format_number",
+    "ngettext",
+    "zone_label",
+]
 
 
 class CatalogsNotCompiled(RuntimeError):
@@ -62,10 +76,6 @@ def language_from_telegram(language_code: str | None) -> str | None:
         return None
     base = language_code.split("-")[0].lower()
     return base if base in LANGUAGES else None
-
-
-def time_zone_for(language: str | None) -> str:
-    return DEFAULT_TIME_ZONES.get(language or DEFAULT_LANGUAGE, "Europe/Warsaw")
 
 
 def language_name(code: str) -> str:
@@ -99,12 +109,12 @@ def format_datetime(
     *,
     until: bool = False,
 ) -> str:
-    """A UTC moment in the person's time zone and language: "środa, 8 kwietnia 2026, godz. 10:00".
+    """A UTC moment in the reader's time zone and language: "środa, 8 kwietnia 2026, godz. 10:00".
 
     `until=True` gives the weekday the case it takes after "until" ("do czwartku", «до середи»),
     which Babel does not know (CLDR has only the nominative); the catalogs hold those forms.
     """
-    zone = ZoneInfo(time_zone or time_zone_for(language))
+    zone = ZoneInfo(time_zone or DEFAULT_TIME_ZONE)
     locale = _babel_locale(language)
     if fmt != "full_short":
         if language == "pl":  # "8:00", as Polish writes an hour; "08:00" looks like a form
@@ -138,6 +148,34 @@ def _weekdays_after_until(language: str) -> tuple[str, ...]:
 @cache
 def _translations(language: str) -> gettext.NullTranslations:
     return gettext.translation("messages", LOCALES_DIR, languages=[language], fallback=True)
+
+
+def zone_label(time_zone: str) -> str:
+    """"(czas warszawski)", "(за київським часом)"; the zone's name for any other."""
+    label = ZONE_LABELS.get(time_zone)
+    return str(label) if label is not None else f"({time_zone})"
+
+
+def format_labelled(
+    moment: datetime,
+    language: str,
+    time_zone: str,
+    *,
+    reader_zone: str | None = None,
+    fmt: str = "full_short",
+) -> str:
+    """A moment in `time_zone`, followed by its zone unless that is the reader's own."""
+    text = format_datetime(moment, language, time_zone, fmt)
+    return text if time_zone == reader_zone else f"{text} {zone_label(time_zone)}"
+
+
+def format_deadline(moment: datetime, language: str, time_zone: str) -> str:
+    """A deadline always carries its zone: "30 czerwca 2026, 23:59 (czas warszawski)".
+
+    Deadlines are set in the programme's zone and said in it, to everyone: "until 23:59 on 30
+    June, Warsaw time" is what the call says; the same moment in Kyiv time, "1 July, 00:59",
+    reads as another day."""
+    return format_labelled(moment, language, time_zone, fmt=DEADLINE_FORMAT)
 
 
 def format_number(value: int | float, language: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.about import contact_line
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, in_running_text
 from bot.programme import Programme
@@ -90,6 +91,8 @@ def _renderer(kind: str, programme: Programme | None) -> Renderer:
                 if kind == matching.MATCH_CREATED
                 else _("The match with this intern has been withdrawn by the programme team.")
             )
+        if kind != matching.MATCH_CREATED and programme is not None:
+            other += "\n\n" + contact_line(programme)  # questions go to the programme team
         return Rendered(f"{lead}\n\n{other}")
 
     return render

@@ -8,6 +8,7 @@ one, refers to a question that does not exist, or branches on a later answer.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -159,6 +160,40 @@ class Rule(Strict):
         return self.field.split(".", 1)[0]
 
 
+class Contact(Strict):
+    """The programme team, shown wherever the bot says "contact the programme team"."""
+
+    email: Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[a-z]{2,}$")]
+    # A Telegram username, with or without the "@".
+    telegram: Annotated[str | None, Field(pattern=r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")] = None
+
+    @property
+    def telegram_handle(self) -> str | None:
+        return "@" + self.telegram.lstrip("@") if self.telegram else None
+
+
+class About(Strict):
+    """The programme's facts for /about, per language. `{max_inhabitants}` and the other
+    names in [limits] are filled in from there, so a changed limit is changed here too."""
+
+    organisers: Texts
+    hosts: Texts
+    interns: Texts
+    meetings: Texts
+    study_visits: Texts
+    projects: Texts
+
+    def sections(self) -> tuple[Texts, ...]:
+        return (
+            self.organisers,
+            self.hosts,
+            self.interns,
+            self.meetings,
+            self.study_visits,
+            self.projects,
+        )
+
+
 class AudienceSpec(Strict):
     name: Texts
     time_zone: str
@@ -212,6 +247,8 @@ class Programme(Strict):
     limits: dict[str, int | float] = Field(default_factory=dict)
     # Interns register through a personal invitation link unless this is false.
     intern_requires_invite: bool = True
+    contact: Contact
+    about: About
     audiences: dict[Audience, AudienceSpec]
 
     @field_validator("reminder_offsets", mode="before")
@@ -228,6 +265,15 @@ class Programme(Strict):
     def _dates_in_order(self) -> Programme:
         if self.applications_close <= self.applications_open:
             raise ValueError("applications_close must be after applications_open")
+        return self
+
+    @model_validator(mode="after")
+    def _about_names_limits(self) -> Programme:
+        for section in self.about.sections():
+            for language in LANGUAGES:
+                for _text, name, _spec, _conv in string.Formatter().parse(section.get(language)):
+                    if name is not None and name not in self.limits:
+                        raise ValueError(f"about: {{{name}}} is not in [limits]")
         return self
 
     def audience(self, audience: str) -> AudienceSpec:

@@ -28,6 +28,10 @@ class RoleChoice(CallbackData, prefix="role"):
     audience: str
 
 
+class AboutPress(CallbackData, prefix="about"):
+    """The "About the programme" button: nothing to carry."""
+
+
 class Answer(CallbackData, prefix="qa"):
     """A single choice or yes/no answer to question `q`."""
 

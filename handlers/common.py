@@ -1,19 +1,36 @@
-"""/help and /cancel, available at any moment."""
+"""/help, /about and /cancel, available at any moment."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message, ReplyKeyboardRemove
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
+from bot.about import about_text, contact_line
 from bot.i18n import _
+from bot.programme import Programme
 from bot.responder import Responder
+from handlers.callbacks import AboutPress
 from handlers.routing import Router
 from handlers.texts import help_text
 
 
-async def show_help(message: Message, responder: Responder) -> None:
-    responder.send(help_text())
+async def show_help(message: Message, responder: Responder, programme: Programme) -> None:
+    about = _("/about — the programme: who can take part, dates, contact")
+    responder.send(f"{help_text()}\n{about}\n\n{contact_line(programme)}")
+
+
+async def show_about(
+    event: Message | CallbackQuery,
+    responder: Responder,
+    programme: Programme,
+    locale: str,
+    clock: Callable[[], datetime],
+) -> None:
+    responder.send(about_text(programme, locale, clock()))
 
 
 async def cancel(message: Message, responder: Responder, state: FSMContext) -> None:
@@ -27,5 +44,7 @@ async def cancel(message: Message, responder: Responder, state: FSMContext) -> N
 def create_router() -> Router:
     router = Router(name="common")
     router.message.register(show_help, Command("help"))
+    router.message.register(show_about, Command("about"))
+    router.callback_query.register(show_about, AboutPress.filter())
     router.message.register(cancel, Command("cancel"))
     return router

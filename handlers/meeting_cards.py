@@ -11,18 +11,16 @@ from datetime import datetime
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import calendar
-from bot.i18n import _, __, format_datetime, ngettext, time_zone_for
+from bot.i18n import _, format_datetime, ngettext, zone_label
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
+from bot.services import people
 from bot.services.booking import Seat
 from db.models import Booking, Event, Person
 from handlers.callbacks import BookingAction, MeetingPick
 
 Clock = Callable[[], datetime]
-
-# Said after a time for readers outside the programme's zone (Warsaw): "11:00 за київським часом".
-ZONE_NOTES = {"Europe/Kyiv": __("Kyiv time"), "Europe/Warsaw": __("Warsaw time")}
 
 # ------------------------------------------------------------------------------ how it looks
 
@@ -31,8 +29,8 @@ def language_of(person: Person) -> str:
     return person.language or "en"
 
 
-def _zone(person: Person) -> str:
-    return person.time_zone or time_zone_for(person.language)
+def _zone(person: Person, programme: Programme) -> str:
+    return people.reader_zone(person, programme)
 
 
 def title_of(event: Event, language: str) -> str:
@@ -40,15 +38,13 @@ def title_of(event: Event, language: str) -> str:
     return html.escape(title)
 
 
-def when(moment: datetime, person: Person, programme: Programme, *, until: bool = False) -> str:
-    """E.g. "środa, 8 kwietnia 2026, godz. 10:00"; «… 11:00 за київським часом» for Kyiv-time
-    readers. `until=True`: the form after "until" ("do środy, …", «до середи, …»)."""
-    zone = _zone(person)
-    text = format_datetime(moment, language_of(person), zone, until=until)
-    if zone != programme.time_zone:
-        note = ZONE_NOTES.get(zone)
-        text += f" {note}" if note else f" ({zone})"
-    return text
+def when(moment: datetime, person: Person, programme: Programme, *, deadline: bool = False) -> str:
+    """E.g. "środa, 8 kwietnia 2026, godz. 10:00" in the reader's zone; «… 11:00 за київським
+    часом» for readers outside the programme's zone (meetings are organised in Warsaw), and always
+    after a deadline, which takes the form after "until" ("do środy, …", «до середи, …»)."""
+    zone = _zone(person, programme)
+    text = format_datetime(moment, language_of(person), zone, until=deadline)
+    return text if zone == programme.time_zone and not deadline else f"{text} {zone_label(zone)}"
 
 
 def seats_text(event: Event) -> str:
@@ -94,7 +90,8 @@ def dates_card(
     rows = []
     for event in found:
         lines.append(f"• <b>{title_of(event, language)}</b>\n{date_line(event, person, programme)}")
-        label = format_datetime(event.starts_at, language, _zone(person), "EEE d MMM, HH:mm")
+        zone = _zone(person, programme)
+        label = format_datetime(event.starts_at, language, zone, "EEE d MMM, HH:mm")
         if seats.seats_left(event) == 0:
             label += " ⏳"
         rows.append(button(label, MeetingPick(e=event.id).pack()))
@@ -139,7 +136,9 @@ def booking_card(
             button(_("Leave the waitlist"), BookingAction(a="cancel_yes", b=b).pack()),
         ]
     elif booking.status == "offered":
-        deadline = when(booking.offer_expires_at or event.starts_at, person, programme, until=True)
+        deadline = when(
+            booking.offer_expires_at or event.starts_at, person, programme, deadline=True
+        )
         lines += [
             _("🎟 A seat has freed up for you:"),
             head,
@@ -151,7 +150,7 @@ def booking_card(
         ]
     else:
         minutes = _("{minutes} min").format(minutes=event.duration_minutes)
-        closes = when(seats.closes_at(programme, event), person, programme, until=True)
+        closes = when(seats.closes_at(programme, event), person, programme, deadline=True)
         lines += [
             _("✅ You are booked:"),
             f"{head}, {minutes}",
@@ -189,7 +188,7 @@ def calendar_file(
         now=now,
         cancelled=cancelled,
     )
-    return calendar.filename(event, _zone(person)), content
+    return calendar.filename(event, _zone(person, programme)), content
 
 
 def send_calendar(

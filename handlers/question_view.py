@@ -8,12 +8,13 @@ from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
-from bot.i18n import _, __, format_datetime, format_number, in_running_text
+from bot.i18n import _, __, format_deadline, format_number, in_running_text
 from bot.programme import Programme, Question
 from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
 from bot.services.pickers import code_of
 from bot.services.questionnaire import Step
+from handlers import callbacks
 from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle, packed
 from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
 from handlers.keyboards import button as _button
@@ -331,7 +332,7 @@ def reason_lines(reasons: list[eligibility.Reason], language: str) -> list[str]:
 def verdict_text(
     programme: Programme, verdict: eligibility.Verdict, language: str, time_zone: str | None
 ) -> str:
-    closes = format_datetime(programme.last_moment, language, time_zone, until=True)
+    closes = format_deadline(programme.last_moment, language, programme.time_zone)
     if verdict.eligible:
         lines = [
             _(
@@ -383,6 +384,7 @@ def role_keyboard() -> InlineKeyboard:
                     _("🇺🇦 I work for a Ukrainian hromada"), packed(RoleChoice, audience="intern")
                 )
             ],
+            [_button(_("ℹ️ About the programme"), packed(callbacks.AboutPress))],
         ]
     )
 

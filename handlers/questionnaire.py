@@ -15,7 +15,8 @@ from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, format_datetime
+from bot.about import contact_line
+from bot.i18n import _, format_datetime, format_deadline
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import eligibility, invites, notifications, pickers, questionnaire
@@ -108,7 +109,7 @@ async def show_home(
                     person, edit=False)
         return
     if not programme.is_open(now):
-        closes = format_datetime(programme.last_moment, _language(person), person.time_zone)
+        closes = format_deadline(programme.last_moment, _language(person), programme.time_zone)
         responder.send(
             _("Applications for {programme} closed on {date}. Thank you for your interest!").format(
                 programme=programme.name.get(_language(person)), date=closes
@@ -165,7 +166,8 @@ async def choose_role(
         and await invites.invite_of(session, person) is None
     ):
         responder.edit(_("Interns register with a personal invitation link. Please ask your "
-                         "hromada or the programme team for one, then open it here."))
+                         "hromada or the programme team for one, then open it here.")
+                       + "\n\n" + contact_line(programme))
         return
     application = await questionnaire.begin(session, person, programme, callback_data.audience)
     render_step(
@@ -190,7 +192,8 @@ async def typed_answer(
         if not matches:
             occupied = question.kind == "hromada" and await pickers.only_in_occupied_territory(
                 session, clean_text(message.text or "")[:100])
-            responder.send(view.occupied_text() if occupied else view.no_matches_text(question))
+            responder.send(view.occupied_text() + "\n\n" + contact_line(programme) if occupied
+                           else view.no_matches_text(question))
             return
         responder.send(*view.matches_card(question, matches, _language(person)))
         return

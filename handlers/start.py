@@ -9,7 +9,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGES, _, __
+from bot.about import contact_line
+from bot.i18n import LANGUAGES, _, __, language_from_telegram
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import invites, people
@@ -45,8 +46,9 @@ async def start(
     i18n: I18n,
 ) -> None:
     if invites.looks_like_invite(command.args):
+        telegram_language = message.from_user.language_code if message.from_user else None
         if await take_invitation(command.args or "", person, responder, settings, session,
-                                 clock(), i18n):
+                                 clock(), i18n, programme, telegram_language):
             return
     else:
         people.remember_start_payload(person, command.args)
@@ -82,12 +84,22 @@ INVITE_PROBLEMS = {
 
 async def take_invitation(
     code: str, person: Person, responder: Responder, settings: Settings, session: AsyncSession,
-    now: datetime, i18n: I18n,
+    now: datetime, i18n: I18n, programme: Programme, telegram_language: str | None = None,
 ) -> bool:
     """Bind an invitation to the person; True when the reply is already given."""
     redemption = await invites.redeem(session, person, code, now)
     if redemption.status != "ok":
-        responder.send(INVITE_PROBLEMS[redemption.status]())
+        # Said in the person's language; before they chose one, in the invitation's, or
+        # Telegram's, or else Ukrainian: invitations are for interns from Ukraine.
+        language = (
+            person.language
+            or (redemption.invite.language if redemption.invite is not None else None)
+            or language_from_telegram(telegram_language)
+            or "uk"
+        )
+        with i18n.use_locale(language):
+            problem = INVITE_PROBLEMS[redemption.status]()
+            responder.send(f"{problem}\n\n{contact_line(programme)}")
         return False
     if person.language is None and redemption.invite is not None:
         # An invited intern lands in the invitation's language, with a way to switch.

@@ -1,15 +1,17 @@
 """Exports for staff: an XLSX workbook (one sheet per audience, plus events and bookings) or CSV.
 
-Headers are the programme's question labels in the staff member's language; places are spread
-over columns (TERYT and KATOTTG codes kept as text, leading zeros and all); moments are shown
-in Europe/Warsaw. A cell that starts with = + - @ or a tab is neutralised with a leading
-apostrophe, so a spreadsheet never runs what an applicant typed as a formula.
+Headers, sheet names, statuses, kinds and audiences are in the staff member's language; places
+are spread over columns (TERYT and KATOTTG codes kept as text, leading zeros and all); moments
+are shown in Europe/Warsaw. A cell that starts with = + - @ or a tab is neutralised with a
+leading apostrophe, so a spreadsheet never runs what an applicant typed as a formula; a phone
+number (+48600100200, as the bot stores it) is kept as it is, in a text cell.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _
+from bot.i18n import LANGUAGE_NAMES, _, __
 from bot.programme import Programme, Question
 from db.models import Application, Booking, Event, Person
 
@@ -38,11 +40,51 @@ _PLACE_FIELDS = {
     "hromada": ("name_uk", "name_latin", "katottg", "oblast", "raion", "category"),
 }
 _CODES = frozenset({"teryt", "katottg"})
+# What the phone question stores (E.164): digits after a plus, nothing a spreadsheet could run.
+_PHONE_RE = re.compile(r"^\+[1-9][0-9]{5,14}$")
+
+# The words staff read instead of the database's codes (the same msgids as /stats and /events).
+SHEET_NAMES = {"municipality": __("Host local governments"), "intern": __("Interns from Ukraine")}
+APPLICATION_STATUSES = {
+    "draft": __("started"),
+    "submitted": __("submitted"),
+    "eligible": __("eligible"),
+    "ineligible": __("not eligible"),
+    "withdrawn": __("withdrawn"),
+}
+EVENT_KINDS = {
+    "info_meeting": __("information meeting"),
+    "internship": __("internship"),
+    "study_visit": __("study visit"),
+    "other": __("other event"),
+}
+EVENT_AUDIENCES = {
+    "municipality": __("host local governments"),
+    "intern": __("interns"),
+    "all": __("everyone"),
+}
+EVENT_STATUSES = {"scheduled": __("scheduled"), "cancelled": __("cancelled")}
+BOOKING_STATUSES = {
+    "active": __("booked"),
+    "waitlisted": __("on the waitlist"),
+    "offered": __("seat offered"),
+    "cancelled": __("booking cancelled"),
+    "expired": __("offer expired"),
+}
+ATTENDANCE = {"attended": __("attended"), "no_show": __("did not attend")}
+
+
+def _word(names: dict[str, Any], code: str | None) -> str | None:
+    """The translated word for a stored code; an unknown code is shown as it is."""
+    if code is None:
+        return None
+    return str(names[code]) if code in names else code
 
 
 def neutralise(value: Any) -> Any:
-    """Text a spreadsheet could read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
+    """Text a spreadsheet could read as a formula gets a leading apostrophe; a phone number
+    (a plus and digits, nothing that can run) is left as staff will dial it."""
+    if isinstance(value, str) and value.startswith(_DANGEROUS) and not _PHONE_RE.match(value):
         return "'" + value
     return value
 
@@ -104,8 +146,9 @@ async def _audience_sheet(
 ) -> Sheet:
     spec = programme.audience(audience)
     names = _field_names()
+    sheet_name = SHEET_NAMES.get(audience)
     sheet = Sheet(
-        spec.name.get(language)[:31],
+        str(sheet_name) if sheet_name is not None else spec.name.get(language)[:31],
         [
             _("Application"),
             _("Telegram ID"),
@@ -123,6 +166,8 @@ async def _audience_sheet(
         label = (question.label or question.text).get(language)
         fields = _PLACE_FIELDS.get(question.kind)
         if fields is None:
+            if question.kind == "phone":
+                sheet.text_columns.add(len(sheet.header))
             columns.append((question, None))
             sheet.header.append(label)
             continue
@@ -142,8 +187,8 @@ async def _audience_sheet(
         row: list[Any] = [
             application.id,
             person.telegram_id,
-            person.language,
-            application.status,
+            LANGUAGE_NAMES.get(person.language or "", person.language),
+            _word(APPLICATION_STATUSES, application.status),
             local(application.created_at),
             local(application.submitted_at),
             _("Yes") if application.needs_review else None,
@@ -191,15 +236,15 @@ async def _events_sheet(session: AsyncSession, programme: Programme, language: s
         sheet.rows.append(
             [
                 e.id,
-                e.kind,
-                e.audience,
+                _word(EVENT_KINDS, e.kind),
+                _word(EVENT_AUDIENCES, e.audience),
                 _title(e, language),
                 local(e.starts_at),
                 e.duration_minutes,
                 e.capacity,
                 e.seats_taken,
                 free,
-                e.status,
+                _word(EVENT_STATUSES, e.status),
                 e.join_link,
                 e.place,
             ]
@@ -252,9 +297,9 @@ async def _bookings_sheet(session: AsyncSession, programme: Programme, language:
                 person.telegram_id,
                 application.id if application else None,
                 _place_name(application),
-                booking.status,
+                _word(BOOKING_STATUSES, booking.status),
                 local(booking.created_at),
-                booking.attendance,
+                _word(ATTENDANCE, booking.attendance),
                 local(person.blocked_at),
             ]
         )

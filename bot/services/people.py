@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGES, time_zone_for
+from bot.i18n import LANGUAGES
+from bot.programme import Programme
 from db.base import utcnow
 from db.models import Application, Person
 from db.repositories import people as repo
@@ -50,8 +51,18 @@ def set_language(person: Person, language: str) -> None:
     if language not in LANGUAGES:
         raise UnknownLanguage(language)
     person.language = language
-    if person.time_zone is None:
-        person.time_zone = time_zone_for(language)
+
+
+def join_audience(person: Person, programme: Programme, audience: str) -> None:
+    """Interns live by Kyiv time and hosts by Warsaw time, whatever language they read: the
+    zone comes with the audience (the programme file says which), not with the language."""
+    person.time_zone = programme.audience(audience).time_zone
+
+
+def reader_zone(person: Person | None, programme: Programme) -> str:
+    """The zone this person reads times in: their audience's, or else the programme's (staff,
+    and anyone who has not said yet who they are)."""
+    return (person.time_zone if person is not None else None) or programme.time_zone
 
 
 def needs_onboarding(person: Person | None) -> bool:

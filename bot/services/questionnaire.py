@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.programme import AudienceSpec, Programme, Question
 from bot.services import answers as parse
-from bot.services import eligibility, pickers
+from bot.services import eligibility, people, pickers
 from bot.services.answers import InvalidAnswer
 from db.base import utcnow
 from db.models import Application, Person
@@ -151,6 +151,7 @@ async def begin(
     first = _first_open(spec, prefilled)
     application.current_question = first.id if first else None
     session.add(application)
+    people.join_audience(person, programme, audience)
     await session.flush()
     remember(session, person, programme.id, application)
     return application

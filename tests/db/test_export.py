@@ -41,6 +41,7 @@ HROMADA = {
     "category": "hromada",
 }
 ATTACKS = ['=HYPERLINK("http://evil")', "+48 600 100 200", "-2+3", "@SUM(A1)", "\tcmd"]
+PHONE = "+48600100200"  # as the phone question stores it (E.164)
 
 
 @pytest.fixture
@@ -56,7 +57,8 @@ async def data(session):
             "contact_name": ATTACKS[0],
             "contact_position": ATTACKS[2],
             "email": "anna@boleslawiec.pl",
-            "phone": ATTACKS[1],
+            "phone": PHONE,
+            "mentor_name": ATTACKS[1],
             "partnership_openness": True,
             "mentor_languages": ["pl", "en"],
             "comments": ATTACKS[3],
@@ -84,6 +86,8 @@ async def data(session):
         )
         event = Event(
             programme_id=PROGRAMME.id,
+            kind="info_meeting",
+            audience="municipality",
             title={"pl": "Spotkanie", "en": "Meeting"},
             starts_at=SUBMITTED,
             capacity=10,
@@ -165,9 +169,10 @@ async def test_csv_zip_one_file_per_sheet_neutralised(session, data):
     assert row[header.index("Gmina: TERYT")] == "0201011"
     assert row[header.index("Submitted")] == "2026-06-30 23:59"
     assert row[header.index("Contact person")] == "'" + ATTACKS[0]
-    assert row[header.index("Phone")] == "'" + ATTACKS[1]
+    assert row[header.index("Mentor")] == "'" + ATTACKS[1]
+    assert row[header.index("Phone")] == PHONE  # plain, no apostrophe
     for value in row:
-        assert not value.startswith(("=", "+", "-", "@", "\t"))
+        assert value == PHONE or not value.startswith(("=", "+", "-", "@", "\t"))
 
 
 async def test_build_names_and_counts(session, data):
@@ -177,3 +182,33 @@ async def test_build_names_and_counts(session, data):
         assert name == f"{PROGRAMME.id}-export.xlsx" and content[:2] == b"PK" and rows == 4
         name, content, _ = await export.build(session, PROGRAMME, "en", "csv")
     assert name.endswith(".zip") and zipfile.is_zipfile(io.BytesIO(content))
+
+
+async def test_phone_is_a_text_cell_without_an_apostrophe(session, data):
+    workbook = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(await sheets(session))))
+    hosts = workbook.worksheets[0]
+    header = [cell.value for cell in hosts[1]]
+    phone = hosts[2][header.index("Phone")]
+    assert phone.value == PHONE and phone.data_type == "s" and phone.number_format == "@"
+
+
+async def test_words_and_sheet_names_in_the_staff_language(session, data):
+    municipality, intern, events, bookings = await sheets(session, "pl")
+    assert [s.name for s in (municipality, intern, events, bookings)] == [
+        "Samorządy",
+        "Stażyści z Ukrainy",
+        "Wydarzenia",
+        "Zapisy",
+    ]
+    assert municipality.rows[0][column(municipality, "Status")] == "kwalifikuje się"
+    assert municipality.rows[0][column(municipality, "Język")] == "Polski"
+    assert intern.rows[0][column(intern, "Status")] == "rozpoczęte"
+    event = events.rows[0]
+    assert event[column(events, "Rodzaj")] == "spotkanie informacyjne"
+    assert event[column(events, "Grupa")] == "samorządy goszczące"
+    assert event[column(events, "Status")] == "zaplanowane"
+    assert bookings.rows[0][column(bookings, "Status")] == "zapisano"
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(export.to_xlsx([municipality, intern, events, bookings]))
+    )
+    assert workbook.sheetnames == ["Samorządy", "Stażyści z Ukrainy", "Wydarzenia", "Zapisy"]

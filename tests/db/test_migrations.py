@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from db import migrate
 from db.base import Base
@@ -90,3 +91,38 @@ def test_an_up_to_date_database_starts_without_alembic(database_url: str) -> Non
         timeout=120,
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_time_zones_follow_the_audience_after_0006(empty_database_url: str) -> None:
+    """Issue 17, item 8: zones set from the language before 0006 are set from the audience."""
+    engine = create_engine(empty_database_url)
+    now = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    people = [(1, "pl", "Europe/Warsaw", "intern"), (2, "uk", "Europe/Kyiv", "municipality"),
+              (3, "uk", "Europe/Kyiv", None)]
+    try:
+        await migrate.upgrade(engine, "0005")
+        async with engine.begin() as connection:
+            for person_id, language, zone, audience in people:
+                await connection.execute(
+                    text("INSERT INTO person (id, telegram_id, language, time_zone, role, "
+                         "created_at, updated_at) VALUES (:id, :tid, :lang, :zone, 'user', "
+                         ":now, :now)"),
+                    {"id": person_id, "tid": person_id, "lang": language, "zone": zone,
+                     "now": now},
+                )
+                if audience:
+                    await connection.execute(
+                        text("INSERT INTO application (person_id, programme_id, audience, "
+                             "status, editing, answers, needs_review, created_at, updated_at) "
+                             "VALUES (:id, 'p', :audience, 'draft', false, '{}', false, :now, "
+                             ":now)"),
+                        {"id": person_id, "audience": audience, "now": now},
+                    )
+        await migrate.upgrade(engine, "0006")
+        async with engine.connect() as connection:
+            zones = dict(
+                (await connection.execute(text("SELECT id, time_zone FROM person"))).all()
+            )
+        assert zones == {1: "Europe/Kyiv", 2: "Europe/Warsaw", 3: None}
+    finally:
+        await engine.dispose()

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
+from bot.programme import PROGRAMMES_DIR, load_programme
 from bot.services import people, privacy
 from db.engine import create_sessionmaker
 from db.models import AuditLog, Person
@@ -23,11 +24,19 @@ async def test_first_contact_creates_once_even_when_concurrent(engine) -> None:
         assert await session.scalar(select(func.count()).select_from(Person)) == 1
 
 
-async def test_language_sets_time_zone_and_rejects_unknown(session) -> None:
+async def test_audience_not_language_sets_time_zone_and_unknown_language_refused(session) -> None:
+    programme = load_programme(PROGRAMMES_DIR / "demo.toml")
     async with session.begin():
         person = await people.on_contact(session, 1)
         people.set_language(person, "uk")
-        assert person.time_zone == "Europe/Kyiv"
+        assert person.time_zone is None
+        assert people.reader_zone(person, programme) == "Europe/Warsaw"  # the programme's
+        people.join_audience(person, programme, "municipality")
+        assert people.reader_zone(person, programme) == "Europe/Warsaw"  # a host reading Ukrainian
+        people.set_language(person, "pl")
+        people.join_audience(person, programme, "intern")
+        assert people.reader_zone(person, programme) == "Europe/Kyiv"  # an intern reading Polish
+        people.set_language(person, "uk")
         with pytest.raises(people.UnknownLanguage):
             people.set_language(person, "ru")
         assert person.language == "uk"

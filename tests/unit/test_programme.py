@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import html.parser
+import os
 import re
 import string
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -80,6 +83,7 @@ def demo() -> Programme:
 def _all_texts(programme: Programme) -> list[tuple[str, Texts]]:
     """Every text of a programme with a readable location."""
     found: list[tuple[str, Texts]] = [("name", programme.name)]
+    found.extend((f"about[{n}]", texts) for n, texts in enumerate(programme.about.sections()))
     for audience_id, audience in programme.audiences.items():
         found.append((f"{audience_id}.name", audience.name))
         for question in audience.questions:
@@ -291,6 +295,22 @@ pl = "Test"
 uk = "Тест"
 en = "Test"
 
+[contact]
+email = "team@example.org"
+
+[about]
+organisers = { pl = "FSM", uk = "FSM", en = "FSM" }
+hosts.pl = "Do {max_inhabitants}."
+hosts.uk = "До {max_inhabitants}."
+hosts.en = "Up to {max_inhabitants}."
+interns = { pl = "Stażyści.", uk = "Стажисти.", en = "Interns." }
+meetings = { pl = "Spotkania.", uk = "Зустрічі.", en = "Meetings." }
+study_visits = { pl = "Wizyty.", uk = "Візити.", en = "Visits." }
+projects = { pl = "Projekty.", uk = "Проєкти.", en = "Projects." }
+
+[limits]
+max_inhabitants = 120000
+
 [audiences.municipality]
 time_zone = "Europe/Warsaw"
 name = { pl = "Samorząd", uk = "Самоврядування", en = "Local government" }
@@ -481,3 +501,50 @@ def test_errors_name_the_question(tmp_path: Path) -> None:
     text = _replace('text = { pl = "Nazwa gminy?", uk = "Назва гміни?", en = "Gmina name?" }',
                     'text = { pl = "Nazwa gminy?", en = "Gmina name?" }')
     assert "questions[gmina].text.uk" in _refused(tmp_path, text)
+
+
+# --- the programme's facts and its team's contact (issue 17, items 9 and 10) ----------------------
+
+
+def _without(text: str, start: str, end: str) -> str:
+    first = text.index(start)
+    return text[:first] + text[text.index(end, first) :]
+
+
+def test_a_file_without_facts_or_contact_is_refused(tmp_path: Path) -> None:
+    message = _refused(tmp_path, _without(MINIMAL, "[about]", "[limits]"))
+    assert "about: Field required" in message
+    message = _refused(tmp_path, _without(MINIMAL, "[contact]", "[about]"))
+    assert "contact: Field required" in message
+    message = _refused(tmp_path, _replace('en = "Interns."', 'en = ""'))
+    assert "about.interns.en" in message
+
+
+def test_facts_name_limits_only(tmp_path: Path) -> None:
+    message = _refused(tmp_path, _replace("Up to {max_inhabitants}.", "Up to {max_people}."))
+    assert "{max_people} is not in [limits]" in message
+
+
+def test_contact_is_checked(tmp_path: Path) -> None:
+    message = _refused(tmp_path, _replace('email = "team@example.org"', 'email = "team"'))
+    assert "contact.email" in message
+    programme = _load(tmp_path, _replace('email = "team@example.org"',
+                                         'email = "team@example.org"\ntelegram = "win4ua_team"'))
+    assert programme.contact.telegram_handle == "@win4ua_team"
+
+
+def test_real_files_have_facts_and_contact(real: Programme, demo: Programme) -> None:
+    for programme in (real, demo):
+        assert programme.contact.email.endswith("@solidarityfund.pl")
+        assert "{max_inhabitants}" in programme.about.hosts.pl
+        assert "ZGWRP" in programme.about.organisers.get("pl")
+
+
+def test_programme_check_refuses_a_file_without_facts(tmp_path: Path) -> None:
+    path = tmp_path / "programme.toml"
+    path.write_text(_without(MINIMAL, "[about]", "[limits]"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "programme", "check", str(path)],
+        capture_output=True, text=True, check=False, env={**os.environ, "BOT_TOKEN": ""},
+    )
+    assert done.returncode == 1 and "about: Field required" in done.stderr
