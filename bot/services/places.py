@@ -303,6 +303,8 @@ async def search_hromadas(
     query: str,
     limit: int = 8,
     categories: Sequence[str] = ("hromada",),
+    *,
+    fuzzy: bool = True,
 ) -> list[HromadaMatch]:
     """Hromadas whose own name, or one of whose settlements' names, matches; best first.
 
@@ -342,7 +344,7 @@ async def search_hromadas(
     ):
         offer((via_rank, weight, length, via), _hromada_match(hromada, via))
 
-    if best:
+    if best or not fuzzy:
         return [match for _, match in sorted(best.values(), key=lambda item: item[0])][:limit]
     return await _fuzzy_hromadas(session, key, limit, categories)
 
