@@ -100,7 +100,12 @@ def transcribe_pl(text: str) -> str:
             continue
         latin = _pl_letter(lower, previous, following, after_following)
         if latin and char.isupper():
-            latin = latin[0].upper() + latin[1:]
+            neighbours = [text[i] for i in (index - 1, index + 1)
+                          if 0 <= i < len(text) and text[i].isalpha()]
+            if neighbours and all(ch.isupper() for ch in neighbours):
+                latin = latin.upper()  # "ЩАСЛИВЕ" → "SZCZASŁYWE", not "SzczASŁYWE"
+            else:
+                latin = latin[0].upper() + latin[1:]
         out.append(latin)
     return "".join(out)
 
