@@ -203,7 +203,17 @@ def raion_name(raion_uk: str | None, oblast_uk: str | None, language: str) -> st
 
 
 # Kind of hromada by its centre (the Law on local self-government names them so).
-_HROMADA_KIND_UK = {"місто": "міська", "селище": "селищна", "село": "сільська"}
+_HROMADA_KINDS = {
+    "uk": {"місто": "міська", "селище": "селищна", "село": "сільська"},
+    "pl": {"місто": "miejska", "селище": "osiedlowa", "село": "wiejska"},
+    "en": {"місто": "urban", "селище": "settlement", "село": "rural"},
+}
+
+
+def hromada_kind(place: Mapping[str, Any], language: str) -> str | None:
+    """"міська" / "miejska" / "urban", from the category of the hromada's centre."""
+    table = _HROMADA_KINDS.get(language, _HROMADA_KINDS["en"])
+    return table.get(str(place.get("admin_centre_category") or ""))
 
 
 def _named_after_centre(name_uk: str, centre: str | None) -> bool:
@@ -213,7 +223,8 @@ def _named_after_centre(name_uk: str, centre: str | None) -> bool:
 
 def hromada_name(place: Mapping[str, Any], language: str) -> str:
     """The hromada alone: "Білоцерківська міська громада" / "hromada Biała Cerkiew" /
-    "Bilotserkivska hromada"; Kyiv, a city with special status, is "місто Київ" / "Kijów" / "Kyiv".
+    "Bilotserkivska urban hromada"; Kyiv, a city with special status, is "місто Київ" /
+    "Kijów" / "Kyiv".
     """
     name_uk = str(place.get("name_uk") or "")
     oblast = place.get("oblast")
@@ -222,14 +233,17 @@ def hromada_name(place: Mapping[str, Any], language: str) -> str:
         if language == "uk":
             return f"місто {name_uk}"
         return settlement_name(name_uk, SPECIAL_CITY, language)
+    kind = hromada_kind(place, language)
     if language == "uk":
-        kind = _HROMADA_KIND_UK.get(str(place.get("admin_centre_category") or ""))
         return f"{name_uk} {kind} громада" if kind else f"{name_uk} громада"
     if language == "pl":
         if centre and _named_after_centre(name_uk, centre):
             return "hromada " + settlement_name(centre, oblast, "pl")
         return "hromada " + transcribe_pl(name_uk)
-    return str(place.get("name_latin") or romanise_uk(name_uk) + " hromada")
+    # As the Ukrainian: "Bilotserkivska urban hromada" (two Pokrovska hromadas share a raion).
+    if kind:
+        return f"{romanise_uk(_normal(name_uk))} {kind} hromada"
+    return str(place.get("name_latin") or romanise_uk(_normal(name_uk)) + " hromada")
 
 
 def describe_hromada(place: Mapping[str, Any], language: str, *, short: bool = True) -> str:

@@ -77,15 +77,27 @@ def place_row(match: Any, language: str) -> str:
 
 
 def place_rows(matches: list[Any], language: str) -> list[str]:
-    """Rows that would read the same get the centre, then the code, so no two look alike."""
+    """Rows that would read the same get the kind, the centre, then the code, so no two look
+    alike (two Mykołajiwka hromadas share the Sumy raion)."""
     rows = [place_row(match, language) for match in matches]
-    for extra in (_centre, _code):
+    for extra in (_kind, _centre, _code):
         counts = Counter(rows)
         rows = [
             f"{row} — {extra(match, language)}" if counts[row] > 1 else row
             for row, match in zip(rows, matches, strict=True)
         ]
     return rows
+
+
+def _kind(match: Any, language: str) -> str:
+    if not hasattr(match, "katottg"):
+        return kind_of_gmina(match, language)
+    kind = place_names.hromada_kind(asdict(match), language)
+    return f"{kind}" if kind else code_of(match)
+
+
+def kind_of_gmina(match: Any, language: str) -> str:
+    return place_names.kind_name(str(getattr(match, "kind", "")), language)
 
 
 def _centre(match: Any, language: str) -> str:

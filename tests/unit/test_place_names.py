@@ -212,7 +212,7 @@ def test_raion_without_a_known_centre_gets_a_polish_adjective() -> None:
     [
         (BILA_TSERKVA, "uk", "Білоцерківська міська громада"),
         (BILA_TSERKVA, "pl", "hromada Biała Cerkiew"),
-        (BILA_TSERKVA, "en", "Bilotserkivska hromada"),
+        (BILA_TSERKVA, "en", "Bilotserkivska urban hromada"),
         (PRYSTOLYCHNA, "uk", "Пристолична сільська громада"),
         (PRYSTOLYCHNA, "pl", "hromada Prystołyczna"),  # not named after its centre
         (KYIV, "uk", "місто Київ"),
@@ -232,7 +232,7 @@ def test_hromada_confirmation_names_it_fully() -> None:
         "hromada Biała Cerkiew, rejon Biała Cerkiew, obwód kijowski"
     )
     assert describe(BILA_TSERKVA, "en") == (
-        "Bilotserkivska hromada, Bilotserkivskyi raion, Kyivska oblast"
+        "Bilotserkivska urban hromada, Bilotserkivskyi raion, Kyivska oblast"
     )
     assert describe(KYIV, "pl") == "Kijów"
 
