@@ -69,7 +69,7 @@ def place_row(match: Any, language: str) -> str:
     town or gmina whose name matched when it is not the place's own."""
     line = place_names.describe(asdict(match), language)
     via = getattr(match, "via_settlement", None)
-    if via:
+    if via and via != getattr(match, "admin_centre", None):  # the centre is named already
         line += f" ({place_names.settlement_name(via, match.oblast, language)})"
     elif getattr(match, "via_gmina", None):
         line += f" ({match.via_gmina})"
@@ -91,13 +91,8 @@ def place_rows(matches: list[Any], language: str) -> list[str]:
 
 def _kind(match: Any, language: str) -> str:
     if not hasattr(match, "katottg"):
-        return kind_of_gmina(match, language)
-    kind = place_names.hromada_kind(asdict(match), language)
-    return f"{kind}" if kind else code_of(match)
-
-
-def kind_of_gmina(match: Any, language: str) -> str:
-    return place_names.kind_name(str(getattr(match, "kind", "")), language)
+        return place_names.kind_name(str(getattr(match, "kind", "")), language)
+    return place_names.hromada_kind(asdict(match), language) or code_of(match)
 
 
 def _centre(match: Any, language: str) -> str:
