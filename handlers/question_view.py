@@ -76,6 +76,21 @@ def place_row(match: Any, language: str) -> str:
     return line
 
 
+def place_button_label(match: Any, language: str) -> str:
+    """A button's short label; its number leads to the full row in the card's text."""
+    if hasattr(match, "katottg"):
+        data = asdict(match)
+        return " · ".join(
+            filter(None, (place_names.hromada_name(data, language),
+                          place_names.oblast_name(match.oblast, language)))
+        )
+    kind = place_names.kind_name(match.kind, language)
+    if hasattr(match, "powiat"):  # a gmina
+        where = None if match.kind == place_names.CITY_WITH_POWIAT_RIGHTS else match.powiat
+        return " · ".join(filter(None, (match.name, kind, where)))
+    return " · ".join((place_names.place_title(asdict(match), language), match.voivodeship))
+
+
 def place_rows(matches: list[Any], language: str) -> list[str]:
     """Rows that would read the same get the kind, the centre, then the code, so no two look
     alike (two Mykołajiwka hromadas share the Sumy raion)."""
@@ -235,11 +250,11 @@ def matches_card(
     rows = [
         [
             _button(
-                _cut(f"{first + number}. {text}", 60),
+                _cut(f"{first + number}. {place_button_label(m, language)}", 60),
                 packed(Place, q=question.id, code=code_of(m)),
             )
         ]
-        for number, (m, text) in enumerate(zip(shown, rows_text, strict=True), start=1)
+        for number, m in enumerate(shown, start=1)
     ]
     nav: list[Button] = []
     if page > 0:
