@@ -379,3 +379,13 @@ def _region_keys(oblast_uk: str, raion_uk: str) -> frozenset[str]:
                "statusom"}
     return frozenset(word for text in texts for word in fold(text).split()
                      if word not in generic and len(word) >= 3)
+
+
+@cache
+def all_region_keys() -> frozenset[str]:
+    """Every word `region_keys` knows, so a query whose last word names no region is not
+    searched again as "name + region" (most two-word names: "Біла Церква", "Нове Село")."""
+    keys: set[str] = set()
+    for row in _rows("ua_raions.csv"):
+        keys |= _region_keys(row["oblast_uk"], row["raion_uk"])
+    return frozenset(keys)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.place_names import region_keys
+from bot.place_names import all_region_keys, region_keys
 from bot.services import places
 from bot.textfold import fold
 from db.models import Application
@@ -67,11 +67,11 @@ async def search(
 
 
 async def _offered(
-    session: AsyncSession, query: str, limit: int, occupied: tuple[str, ...], *, fuzzy: bool
+    session: AsyncSession, query: str, limit: int, occupied: tuple[str, ...]
 ) -> list[places.HromadaMatch]:
     # Ask for more: occupied communities are dropped after the search.
     found = await places.search_hromadas(
-        session, query, limit * 2, categories=OFFERED_HROMADA_CATEGORIES, fuzzy=fuzzy
+        session, query, limit * 2, categories=OFFERED_HROMADA_CATEGORIES, fuzzy=False
     )
     return [match for match in found if not is_occupied(match.katottg, occupied)][:limit]
 
@@ -80,18 +80,21 @@ async def _search_hromadas(
     session: AsyncSession, query: str, limit: int, occupied: tuple[str, ...]
 ) -> list[places.HromadaMatch]:
     """The name as typed; else the name narrowed by an oblast or raion typed with it; else typos."""
-    found = await _offered(session, query, limit, occupied, fuzzy=False)
+    found = await _offered(session, query, limit, occupied)
     if found:
         return found
     for name, region in _splits(query):
         narrowed = [
             match
-            for match in await _offered(session, name, 500, occupied, fuzzy=False)
+            for match in await _offered(session, name, 500, occupied)
             if _in_region(match, region)
         ]
         if narrowed:
             return narrowed[:limit]
-    return await _offered(session, query, limit, occupied, fuzzy=True)
+    found = await places.search_hromadas_by_typo(
+        session, query, limit * 2, categories=OFFERED_HROMADA_CATEGORIES
+    )
+    return [match for match in found if not is_occupied(match.katottg, occupied)][:limit]
 
 
 def _splits(query: str) -> list[tuple[str, list[str]]]:
@@ -103,10 +106,15 @@ def _splits(query: str) -> list[tuple[str, list[str]]]:
             break
         readings.append((" ".join(words[:-size]), words[-size:]))
         readings.append((" ".join(words[size:]), words[:size]))
+    known = all_region_keys()
     result = []
     for name, region in readings:
         region = [word for word in region if word not in _REGION_WORDS]
-        if region and len(name) >= places.MIN_QUERY_LENGTH:
+        if (
+            region
+            and len(name) >= places.MIN_QUERY_LENGTH
+            and all(any(_region_word_matches(word, key) for key in known) for word in region)
+        ):
             result.append((name, region))
     return result
 

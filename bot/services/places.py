@@ -349,6 +349,20 @@ async def search_hromadas(
     return await _fuzzy_hromadas(session, key, limit, categories)
 
 
+async def search_hromadas_by_typo(
+    session: AsyncSession,
+    query: str,
+    limit: int = 8,
+    categories: Sequence[str] = ("hromada",),
+) -> list[HromadaMatch]:
+    """Only the typo-tolerant part of `search_hromadas`, for a caller whose SQL search (with
+    `fuzzy=False`) already found nothing."""
+    key = query_key(query, leading=_HROMADA_LEADING, trailing=_HROMADA_TRAILING)
+    if not key or limit < 1 or not categories:
+        return []
+    return await _fuzzy_hromadas(session, key, limit, tuple(categories))
+
+
 async def _hromadas_via_settlements(
     session: AsyncSession, key: str, limit: int, categories: tuple[str, ...]
 ) -> list[tuple[Hromada, str, int, int, int]]:
