@@ -160,3 +160,26 @@ async def test_occupied_communities_from_the_programme_are_explained(bot, user_f
     await user.press_data("qp:hromada:UA65080050000077041", user.last_message().message_id)
     assert "тимчасово окупованих" in user.last_message().text
     assert "hromada" not in (await application_of(bot, user)).answers
+
+
+async def test_stats_name_oblasts_in_the_staff_language(bot, tg, user_factory) -> None:
+    from sqlalchemy import select
+
+    from db.models import Application
+    from tests.e2e.test_staff import ready, staff_user
+
+    staff = staff_user(tg, "pl")
+    await ready(bot, staff, language="pl")
+    person = await ready(bot, user_factory("uk"), language="uk", status="eligible",
+                         audience="intern")
+    async with bot.sessionmaker() as session, session.begin():
+        application = await session.scalar(
+            select(Application).where(Application.person_id == person.id)
+        )
+        application.answers = {"hromada": {"katottg": "UA32020010000093088",
+                                           "name_uk": "Білоцерківська",
+                                           "oblast": "Київська область",
+                                           "raion": "Білоцерківський район"}}
+    await staff.send("/stats")
+    text = staff.last_message().text
+    assert "obwód kijowski: 1" in text and not CYRILLIC.search(text)
