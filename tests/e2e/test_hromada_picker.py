@@ -183,3 +183,33 @@ async def test_stats_name_oblasts_in_the_staff_language(bot, tg, user_factory) -
     await staff.send("/stats")
     text = staff.last_message().text
     assert "obwód kijowski: 1" in text and not CYRILLIC.search(text)
+
+
+async def polish_host_at_powiat(user: FakeUser, lang: str = "pl") -> None:
+    from tests.e2e.conftest import onboard
+
+    await onboard(user, {"pl": "Polski", "uk": "Українська"}[lang])
+    await user.press({"pl": "Reprezentuję polski samorząd",
+                      "uk": "Представляю польське самоврядування"}[lang])
+    await user.press({"pl": "Powiat", "uk": "Повіт"}[lang])
+
+
+async def test_powiat_verdict_puts_the_word_powiat_first(bot, user_factory) -> None:
+    user = user_factory(language_code="pl")
+    await polish_host_at_powiat(user)
+    await user.send("sejneński")
+    assert "1. powiat sejneński (podlaskie)" in user.last_message().text
+    await user.press("powiat sejneński")
+    verdict = user.messages()[-2].text
+    assert verdict.replace("\xa0", " ").startswith(
+        "powiat sejneński — 18 645 mieszkańców (GUS, 2023)"
+    ), verdict
+
+
+async def test_a_city_with_powiat_rights_has_no_powiat_of_itself(bot, user_factory) -> None:
+    user = user_factory(language_code="uk")
+    await polish_host_at_powiat(user, "uk")
+    await user.send("Tarnów")
+    row = next(r for r in rows(user.last_message().text).values() if r.startswith("Tarnów ("))
+    assert row == "Tarnów (місто на правах повіту, Малопольське воєводство)"
+    assert "повіт Tarnów" not in user.last_message().text
