@@ -306,3 +306,13 @@ def test_search_forms() -> None:
     assert {"kijow", "kiev", "kyjiw"} <= set(kyiv) and "kyiv" not in kyiv  # KMU is the own key
     assert "lwow" in search_forms("Львів", "Львівська область")
     assert "lviv" not in search_forms("Львів", "Львівська область")
+
+
+def test_every_settlement_transcribes_without_cyrillic_or_apostrophes() -> None:
+    with (REFERENCE_DIR / "ua_settlements.csv").open(encoding="utf-8", newline="") as handle:
+        names = {row["name_uk"] for row in csv.DictReader(handle)}
+    assert len(names) > 10_000
+    for name in names:
+        for text in (transcribe_pl(name), settlement_name(name, None, "en")):
+            assert not CYRILLIC.search(text), (name, text)
+            assert not re.search("['’ʼ]", text), (name, text)
