@@ -123,6 +123,15 @@ async def cmd_programme_check(settings: Settings, args: argparse.Namespace) -> i
     for name, audience in programme.audiences.items():
         print(f"  {name}: {len(audience.questions)} questions, "
               f"{len(audience.eligibility)} eligibility rules")
+    from bot.services.pickers import unknown_codes
+    from db.reference import REFERENCE_DIR
+
+    unknown = unknown_codes(programme.occupied.katottg, REFERENCE_DIR)
+    if unknown:
+        print(f"{args.file}: [occupied] codes matching no community: {', '.join(unknown)}",
+              file=sys.stderr)
+        return 1
+    print(f"  occupied: {len(programme.occupied.katottg)} KATOTTG codes or prefixes")
     return 0
 
 

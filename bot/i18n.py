@@ -33,6 +33,7 @@ _LANGUAGE_WORDS = {"pl": __("Polish"), "uk": __("Ukrainian"), "en": __("English"
 DEFAULT_TIME_ZONE = "Europe/Warsaw"
 ZONE_LABELS = {"Europe/Warsaw": __("(Warsaw time)"), "Europe/Kyiv": __("(Kyiv time)")}
 DEADLINE_FORMAT = "d MMMM y, HH:mm"
+_DEADLINE_FORMATS = {"pl": "d MMMM y, 'godz.' H:mm"}  # as in every full Polish date
 
 __all__ = [
     "LANGUAGES",
@@ -170,12 +171,13 @@ def format_labelled(
 
 
 def format_deadline(moment: datetime, language: str, time_zone: str) -> str:
-    """A deadline always carries its zone: "30 czerwca 2026, 23:59 (czas warszawski)".
+    """A deadline always carries its zone: "30 czerwca 2026, godz. 23:59 (czas warszawski)".
 
     Deadlines are set in the programme's zone and said in it, to everyone: "until 23:59 on 30
     June, Warsaw time" is what the call says; the same moment in Kyiv time, "1 July, 00:59",
     reads as another day."""
-    return format_labelled(moment, language, time_zone, fmt=DEADLINE_FORMAT)
+    fmt = _DEADLINE_FORMATS.get(language, DEADLINE_FORMAT)
+    return format_labelled(moment, language, time_zone, fmt=fmt)
 
 
 def format_number(value: int | float, language: str) -> str:

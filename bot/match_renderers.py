@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import place_names
 from bot.about import contact_line
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, in_running_text
@@ -35,10 +36,11 @@ def host_details(host: Application, language: str, programme: Programme | None) 
     languages = _labels(
         programme, "municipality", "mentor_languages", a.get("mentor_languages") or [], language
     )
-    where = f"{_e(place.get('kind'))}, {_e(place.get('voivodeship'))}"
+    title = place_names.place_title(place, language) if place else ""
+    where = place_names.describe(place, language).removeprefix(title) if place else ""
     return "\n".join(
         [
-            f"<b>{_e(place.get('name'))}</b> ({where})",
+            f"<b>{_e(title)}</b>{html.escape(where)}",
             _("Contact: {name}, {position}").format(
                 name=_e(a.get("contact_name")), position=_e(a.get("contact_position"))
             ),
@@ -55,11 +57,11 @@ def host_details(host: Application, language: str, programme: Programme | None) 
 def intern_details(intern: Application, language: str) -> str:
     a = intern.answers
     hromada = a.get("hromada") or {}
-    name = hromada.get("name_uk") if language == "uk" else hromada.get("name_latin")
+    place = place_names.describe_hromada(hromada, language) if hromada else None
     return "\n".join(
         [
             f"<b>{_e(a.get('full_name'))}</b>, {_e(a.get('position'))} ({_e(a.get('department'))})",
-            _("Hromada: {name} ({oblast})").format(name=_e(name), oblast=_e(hromada.get("oblast"))),
+            _("Hromada: {place}").format(place=_e(place)),
             f"✉️ {_e(a.get('email'))} · ☎️ {_e(a.get('phone'))}",
         ]
     )

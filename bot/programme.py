@@ -234,6 +234,16 @@ class AudienceSpec(Strict):
         return next((q for q in self.questions if q.id == question_id), None)
 
 
+class Occupied(Strict):
+    """Ukrainian communities the programme cannot serve now (temporarily occupied territory).
+
+    KATOTTG codes or their prefixes: "UA01" is all of Crimea, "UA6508" the Skadovsk raion, a
+    full 19-character code one hromada. The picker does not offer them and explains why.
+    """
+
+    katottg: tuple[Annotated[str, Field(pattern=r"^UA[0-9]{2,17}$")], ...] = ("UA01", "UA85")
+
+
 class Programme(Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     name: Texts
@@ -249,6 +259,7 @@ class Programme(Strict):
     intern_requires_invite: bool = True
     contact: Contact
     about: About
+    occupied: Occupied = Field(default_factory=Occupied)
     audiences: dict[Audience, AudienceSpec]
 
     @field_validator("reminder_offsets", mode="before")

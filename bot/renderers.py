@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import match_renderers
+from bot import match_renderers, place_names
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, ngettext
 from bot.programme import Programme
@@ -19,12 +20,11 @@ from db.models import Application, Outbox, Person
 STATUS_MARKS = {"eligible": "✅", "ineligible": "❌", "submitted": "📝"}
 
 
-def _place(application: Application) -> str:
+def _place(application: Application, language: str) -> str:
+    """The applicant's gmina, powiat or hromada in the staff member's language."""
     answers = application.answers
     place = answers.get("gmina") or answers.get("powiat") or answers.get("hromada") or {}
-    name = place.get("name") or place.get("name_uk") or "?"
-    region = place.get("voivodeship") or place.get("oblast") or ""
-    return f"{name} ({region})" if region else name
+    return html.escape(place_names.describe(place, language)) if place else "?"
 
 
 async def new_applications(
@@ -48,7 +48,7 @@ async def new_applications(
     for application in applications:
         mark = STATUS_MARKS.get(application.status, "•")
         review = " — " + _("check the population") if application.needs_review else ""
-        lines.append(f"{mark} {_place(application)}{review}")
+        lines.append(f"{mark} {_place(application, person.language or 'pl')}{review}")
     return Rendered("\n".join(lines))
 
 

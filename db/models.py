@@ -67,6 +67,8 @@ class Hromada(Base):
     name_uk: Mapped[str] = mapped_column(String(100))
     name_latin: Mapped[str] = mapped_column(String(120))
     name_key: Mapped[str] = mapped_column(String(120), index=True)
+    # Other folded spellings, "/kijow/kiev/" (see bot.place_names.search_forms); "" when none.
+    name_forms: Mapped[str] = mapped_column(String(400), default="", server_default="")
     oblast: Mapped[str] = mapped_column(String(100))
     raion: Mapped[str | None] = mapped_column(String(100))
     admin_centre: Mapped[str | None] = mapped_column(String(100))
@@ -82,6 +84,7 @@ class Settlement(Base):
     katottg: Mapped[str] = mapped_column(String(19), primary_key=True)
     name_uk: Mapped[str] = mapped_column(String(100))
     name_key: Mapped[str] = mapped_column(String(120), index=True)
+    name_forms: Mapped[str] = mapped_column(String(400), default="", server_default="")
     category: Mapped[str] = mapped_column(String(20))
     hromada_katottg: Mapped[str | None] = mapped_column(String(19), index=True)
     raion: Mapped[str | None] = mapped_column(String(100))

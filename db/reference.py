@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.place_names import search_forms
 from bot.textfold import fold
 from db.base import utcnow
 from db.models import Gmina, Hromada, Powiat, ReferenceDataset, Settlement
@@ -73,12 +74,27 @@ def _powiat(raw: dict[str, str]) -> Row:
     }
 
 
+# Bumped when the way `name_forms` is derived changes, so unchanged files are loaded again.
+FORMS_VERSION = b"place-forms-1"
+
+
+def _forms(name_uk: str, oblast_uk: str) -> str:
+    """Other spellings of a Ukrainian name as one searchable string, "/kijow/kiev/" ("" if none).
+
+    The slashes let SQL tell a whole form ("/kijow/") and a form's start ("/kij") from a match
+    inside one; folded text never contains a slash.
+    """
+    forms = search_forms(name_uk, oblast_uk)
+    return "/" + "/".join(forms) + "/" if forms else ""
+
+
 def _hromada(raw: dict[str, str], category: str) -> Row:
     return {
         "katottg": raw["katottg"].strip(),
         "name_uk": raw["name_uk"].strip(),
         "name_latin": raw["name_en_or_latin_if_available"].strip(),
         "name_key": fold(raw["name_uk"]),
+        "name_forms": _forms(raw["name_uk"].strip(), raw["oblast_uk"].strip()),
         "oblast": raw["oblast_uk"].strip(),
         "raion": _text(raw["raion_uk"]),
         "admin_centre": _text(raw["admin_centre_uk"]),
@@ -103,6 +119,7 @@ def _settlement(raw: dict[str, str]) -> Row:
         "katottg": raw["katottg"].strip(),
         "name_uk": raw["name_uk"].strip(),
         "name_key": fold(raw["name_uk"]),
+        "name_forms": _forms(raw["name_uk"].strip(), raw["oblast_uk"].strip()),
         "category": raw["category_uk"].strip(),
         "hromada_katottg": _text(raw["hromada_katottg"]),
         "raion": _text(raw["raion_uk"]),
@@ -122,6 +139,8 @@ class Dataset:
     table: Table
     convert: Callable[[dict[str, str]], Row]
     categories: tuple[str, ...] | None = None
+    # Tables the conversion also reads (the exonyms), so editing them reloads this file.
+    derived_from: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -143,17 +162,20 @@ def _table(model: Any) -> Table:
     return table
 
 
+NAMING_TABLES = ("pl_exonyms.csv",)
+
 DATASETS: tuple[Dataset, ...] = (
     Dataset("pl_gminas", _table(Gmina), _gmina),
     Dataset("pl_powiaty", _table(Powiat), _powiat),
-    Dataset("ua_hromadas", _table(Hromada), _ordinary_hromada, ("hromada",)),
+    Dataset("ua_hromadas", _table(Hromada), _ordinary_hromada, ("hromada",), NAMING_TABLES),
     Dataset(
         "ua_hromadas_crimea_and_special_cities",
         _table(Hromada),
         _crimea_or_special_city,
         ("crimea", "special_city"),
+        NAMING_TABLES,
     ),
-    Dataset("ua_settlements", _table(Settlement), _settlement),
+    Dataset("ua_settlements", _table(Settlement), _settlement, None, NAMING_TABLES),
 )
 
 
@@ -258,7 +280,12 @@ async def load_reference(
         recorded = dict(result.all())
         for dataset in DATASETS:
             content = contents[dataset.name]
-            sha256 = hashlib.sha256(content).hexdigest()
+            digest = hashlib.sha256(content)
+            if dataset.derived_from:
+                digest.update(FORMS_VERSION)
+                for name in dataset.derived_from:
+                    digest.update((REFERENCE_DIR / name).read_bytes())
+            sha256 = digest.hexdigest()
             if not force and recorded.get(dataset.name) == sha256:
                 loaded[dataset.name] = 0
                 continue

@@ -53,6 +53,13 @@ class Place(CallbackData, prefix="qp"):
     code: str
 
 
+class PlacePage(CallbackData, prefix="qg"):
+    """A page of the place matches for question `q`; the query is kept on the application."""
+
+    q: str
+    page: int
+
+
 class Nav(CallbackData, prefix="qn"):
     """back, skip, retype (none of the offered places), summary (leave an edit), edit, submit."""
 

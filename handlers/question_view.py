@@ -4,31 +4,42 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
-from bot.i18n import _, __, format_deadline, format_number, in_running_text
+from bot import place_names
+from bot.i18n import (
+    _,
+    __,
+    format_deadline,
+    format_number,
+    in_running_text,
+    ngettext,
+)
 from bot.programme import Programme, Question
 from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
-from bot.services.pickers import code_of
+from bot.services.pickers import PAGE_SIZE, code_of
 from bot.services.questionnaire import Step
 from handlers import callbacks
-from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle, packed
+from handlers.callbacks import (
+    Answer,
+    Done,
+    Nav,
+    News,
+    Place,
+    PlacePage,
+    RoleChoice,
+    Toggle,
+    packed,
+)
 from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
 from handlers.keyboards import button as _button
 
 SUMMARY_ANSWER_LIMIT = 160
-
-# Official kinds of local government (TERC wording) in the person's language.
-KIND_NAMES = {
-    "gmina miejska": __("urban gmina"),
-    "gmina wiejska": __("rural gmina"),
-    "gmina miejsko-wiejska": __("urban-rural gmina"),
-    "miasto na prawach powiatu": __("city with powiat rights"),
-    "powiat": __("powiat"),
-}
 
 INVALID_TEXTS = {
     "empty": __("The answer is empty. Please type it again."),
@@ -72,38 +83,66 @@ def invalid_text(error: InvalidAnswer) -> str:
     return str(template).format(**params)
 
 
-def kind_name(kind: str) -> str:
-    return str(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
-
-
 def describe_place(place: dict[str, Any], language: str) -> str:
-    """One line naming a place so namesakes are told apart."""
-    if "katottg" in place:
-        name = place["name_uk"] if language == "uk" else place["name_latin"]
-        where = ", ".join(filter(None, (place.get("raion"), place.get("oblast"))))
-        return f"{name} ({where})"
-    if "powiat" in place:  # a gmina
-        return _("{name} ({kind}, powiat {powiat}, {voivodeship})").format(
-            name=place["name"],
-            kind=kind_name(place["kind"]),
-            powiat=place["powiat"],
-            voivodeship=place["voivodeship"],
-        )
-    return _("{name} ({kind}, {voivodeship})").format(
-        name=place["name"], kind=kind_name(place["kind"]), voivodeship=place["voivodeship"]
-    )
+    """One line naming a place so namesakes are told apart, in the reader's language."""
+    return place_names.describe(place, language)
+
+
+def place_row(match: Any, language: str) -> str:
+    """A picker's row: the place, its raion and oblast (or powiat and voivodeship), and the
+    town or gmina whose name matched when it is not the place's own."""
+    line = place_names.describe(asdict(match), language)
+    via = getattr(match, "via_settlement", None)
+    if via and via != getattr(match, "admin_centre", None):  # the centre is named already
+        line += f" ({place_names.settlement_name(via, match.oblast, language)})"
+    elif getattr(match, "via_gmina", None):
+        line += f" ({match.via_gmina})"
+    return line
 
 
 def place_button_label(match: Any, language: str) -> str:
+    """A button's short label; its number leads to the full row in the card's text."""
     if hasattr(match, "katottg"):
-        name = match.name_uk if language == "uk" else match.name_latin
-        label = f"{name} · {(match.raion or match.oblast).replace(' район', '')}"
-        if match.via_settlement:
-            label += f" ({match.via_settlement})"
-        return label
-    if hasattr(match, "powiat"):
-        return f"{match.name} · {kind_name(match.kind)} · {match.powiat}"
-    return f"{match.name} · {kind_name(match.kind)} · {match.voivodeship}"
+        data = asdict(match)
+        return " · ".join(
+            filter(None, (place_names.hromada_name(data, language),
+                          place_names.oblast_name(match.oblast, language)))
+        )
+    kind = place_names.kind_name(match.kind, language)
+    if hasattr(match, "powiat"):  # a gmina
+        where = None if match.kind == place_names.CITY_WITH_POWIAT_RIGHTS else match.powiat
+        return " · ".join(filter(None, (match.name, kind, where)))
+    return " · ".join((place_names.place_title(asdict(match), language), match.voivodeship))
+
+
+def place_rows(matches: list[Any], language: str) -> list[str]:
+    """Rows that would read the same get the kind, the centre, then the code, so no two look
+    alike (two Mykołajiwka hromadas share the Sumy raion)."""
+    rows = [place_row(match, language) for match in matches]
+    for extra in (_kind, _centre, _code):
+        counts = Counter(rows)
+        rows = [
+            f"{row} — {extra(match, language)}" if counts[row] > 1 else row
+            for row, match in zip(rows, matches, strict=True)
+        ]
+    return rows
+
+
+def _kind(match: Any, language: str) -> str:
+    if not hasattr(match, "katottg"):
+        return place_names.kind_name(str(getattr(match, "kind", "")), language)
+    return place_names.hromada_kind(asdict(match), language) or code_of(match)
+
+
+def _centre(match: Any, language: str) -> str:
+    centre = getattr(match, "admin_centre", None)
+    if not centre:
+        return code_of(match)
+    return place_names.settlement_name(centre, match.oblast, language)
+
+
+def _code(match: Any, language: str) -> str:
+    return code_of(match)
 
 
 def format_answer(question: Question, value: Any, language: str) -> str:
@@ -223,16 +262,31 @@ def contact_keyboard() -> ReplyKeyboardMarkup:
 
 
 def matches_card(
-    question: Question, matches: list[Any], language: str
+    question: Question, matches: list[Any], language: str, page: int = 0
 ) -> tuple[str, InlineKeyboard]:
+    """One page of matches: numbered full rows in the text, the same numbers on the buttons
+    (a button's label may be cut short; the text never is), and pages when there are more."""
+    pages = max(1, -(-len(matches) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    first = page * PAGE_SIZE
+    shown = matches[first : first + PAGE_SIZE]
+    rows_text = place_rows(matches, language)[first : first + PAGE_SIZE]
     rows = [
         [
             _button(
-                place_button_label(m, language)[:60], packed(Place, q=question.id, code=code_of(m))
+                _cut(f"{first + number}. {place_button_label(m, language)}", 60),
+                packed(Place, q=question.id, code=code_of(m)),
             )
         ]
-        for m in matches
+        for number, m in enumerate(shown, start=1)
     ]
+    nav: list[Button] = []
+    if page > 0:
+        nav.append(_button(_("◀ Previous"), packed(PlacePage, q=question.id, page=page - 1)))
+    if page < pages - 1:
+        nav.append(_button(_("Next ▶"), packed(PlacePage, q=question.id, page=page + 1)))
+    if nav:
+        rows.append(nav)
     rows.append(
         [
             _button(
@@ -241,10 +295,30 @@ def matches_card(
         ]
     )
     if any(getattr(m, "fuzzy", False) for m in matches):
-        text = _("I found no exact match. Did you mean one of these?")
+        lead = _("I found no exact match. Did you mean one of these?")
     else:
-        text = _("Please choose from the list:")
-    return text, inline_keyboard(rows)
+        lead = _("Please choose from the list:")
+    lines = [lead]
+    if pages > 1:
+        lines.append(
+            ngettext(
+                "{count} match; here are {first}–{last}.",
+                "{count} matches; here are {first}–{last}.",
+                len(matches),
+            ).format(count=len(matches), first=first + 1, last=first + len(shown))
+        )
+    lines.append("")
+    lines += [
+        f"{first + number}. {html.escape(text)}" for number, text in enumerate(rows_text, start=1)
+    ]
+    if pages > 1 and question.kind == "hromada":
+        lines += ["", _("To shorten the list, type the name with the oblast or raion, e.g. "
+                        "<i>Yablunivka Kyiv</i>.")]
+    return "\n".join(lines), inline_keyboard(rows)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def no_matches_text(question: Question) -> str:
@@ -261,18 +335,21 @@ def no_matches_text(question: Question) -> str:
 
 def occupied_text() -> str:
     return _(
-        "Communities in temporarily occupied Crimea and Sevastopol cannot be chosen in this form. "
+        "Communities in temporarily occupied territory cannot be chosen in this form now. "
         "If you represent such a community working from elsewhere, please write to the programme "
         "team, and we will find a way together."
     )
 
 
 def place_verdict_line(place: dict[str, Any], checks: list[bool], language: str) -> str:
-    """E.g. "Wadowice — urban-rural gmina, 36,475 inhabitants (GUS, 2023) — meets it"."""
-    name = place.get("name") or place.get("name_uk", "")
-    parts = [html.escape(str(name))]
-    if "kind" in place:
-        parts.append(kind_name(place["kind"]))
+    """E.g. "Wadowice — urban-rural gmina, 36,475 inhabitants (GUS, 2023) — meets it";
+    "powiat sejneński — 18 645 mieszkańców"; a hromada named in full."""
+    if "katottg" in place:
+        parts = [html.escape(place_names.describe(place, language))]
+    else:
+        parts = [html.escape(place_names.place_title(place, language))]
+        if "powiat" in place or place.get("kind") == place_names.CITY_WITH_POWIAT_RIGHTS:
+            parts.append(place_names.kind_name(str(place.get("kind", "")), language))
     if place.get("population") is not None:
         parts.append(
             _("{population} inhabitants (GUS, {year})").format(

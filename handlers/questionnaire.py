@@ -26,7 +26,7 @@ from db.base import utcnow
 from db.models import Application, Person
 from handlers import meetings
 from handlers import question_view as view
-from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle
+from handlers.callbacks import Answer, Done, Nav, News, Place, PlacePage, RoleChoice, Toggle
 from handlers.routing import Router
 
 Clock = Callable[[], datetime]
@@ -188,13 +188,15 @@ async def typed_answer(
     question = step.question
     assert question is not None
     if question.kind in pickers.PLACE_KINDS:
-        matches = await pickers.search(session, question.kind, clean_text(message.text or "")[:100])
+        text, occupied = clean_text(message.text or "")[:100], programme.occupied.katottg
+        matches = await pickers.search(session, question.kind, text, occupied=occupied)
         if not matches:
-            occupied = question.kind == "hromada" and await pickers.only_in_occupied_territory(
-                session, clean_text(message.text or "")[:100])
-            responder.send(view.occupied_text() + "\n\n" + contact_line(programme) if occupied
+            outside = question.kind == "hromada" and await pickers.only_in_occupied_territory(
+                session, text, occupied)
+            responder.send(view.occupied_text() + "\n\n" + contact_line(programme) if outside
                            else view.no_matches_text(question))
             return
+        pickers.remember_search(application, question.id, text)
         responder.send(*view.matches_card(question, matches, _language(person)))
         return
     step = questionnaire.answer_typed(
@@ -289,15 +291,42 @@ async def pressed_place(
     clock: Clock,
 ) -> None:
     application = await _application(session, person, programme)
+    if pickers.is_occupied(callback_data.code, programme.occupied.katottg):
+        responder.edit(view.occupied_text())  # listed after the button was offered
+        return
     step = await questionnaire.pick_place(
         session, programme, application, callback_data.q, callback_data.code, clock()
     )
+    pickers.forget_search(application)
     await questionnaire.store(session)
     place = application.answers[callback_data.q]
     spec = programme.audience(application.audience)
     checks = eligibility.official_checks(spec, callback_data.q, application.answers)
     responder.edit(view.place_verdict_line(place, checks, _language(person)))
     render_step(responder, programme, step, person, edit=False)
+
+
+async def pressed_place_page(
+    query: CallbackQuery,
+    callback_data: PlacePage,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+) -> None:
+    """Another page of the matches: the query is the one remembered for this question."""
+    application = await _application(session, person, programme)
+    question_id = callback_data.q
+    question = programme.audience(application.audience).question(question_id)
+    text = pickers.remembered_search(application, question_id)
+    if application.current_question != question_id or question is None or text is None:
+        raise StaleAction(question_id)
+    matches = await pickers.search(
+        session, question.kind, text, occupied=programme.occupied.katottg
+    )
+    if not 0 <= callback_data.page * pickers.PAGE_SIZE < len(matches):
+        raise StaleAction(question_id)
+    responder.edit(*view.matches_card(question, matches, _language(person), callback_data.page))
 
 
 async def pressed_nav(
@@ -377,6 +406,7 @@ def create_router() -> Router:
     router.callback_query.register(pressed_toggle, Toggle.filter())
     router.callback_query.register(pressed_done, Done.filter())
     router.callback_query.register(pressed_place, Place.filter())
+    router.callback_query.register(pressed_place_page, PlacePage.filter())
     router.callback_query.register(pressed_nav, Nav.filter())
     router.callback_query.register(pressed_news, News.filter())
     router.message.register(shared_contact, F.contact, AtQuestion())

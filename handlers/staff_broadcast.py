@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
+from bot.place_names import region_name
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import broadcast, segments
@@ -53,7 +54,8 @@ async def _choices(
     if kind == "region":
         regions = await segments.regions(session, draft.programme_id)
         await state.update_data(regions=[name for name, _n in regions])
-        return [(f"{name} ({n})", str(i)) for i, (name, n) in enumerate(regions)]
+        return [(f"{region_name(name, language)} ({n})", str(i))
+                for i, (name, n) in enumerate(regions)]
     return [(LANGUAGE_NAMES[code], code) for code in LANGUAGES]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.i18n import _, format_datetime, ngettext
+from bot.place_names import region_name
 from bot.services.stats import Stats
 from handlers.staff_views import STATUS_NAMES, n, people_count
 
@@ -10,7 +11,10 @@ from handlers.staff_views import STATUS_NAMES, n, people_count
 def _line(title: str, pairs: list[tuple[str, int]], language: str) -> list[str]:
     if not pairs:
         return []
-    return [f"<b>{title}</b>", " · ".join(f"{name}: {n(v, language)}" for name, v in pairs)]
+    return [
+        f"<b>{title}</b>",
+        " · ".join(f"{region_name(name, language)}: {n(v, language)}" for name, v in pairs),
+    ]
 
 
 def stats_text(stats: Stats, language: str) -> str:

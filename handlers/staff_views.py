@@ -8,6 +8,7 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import _, __, format_datetime, format_number, language_name, ngettext
+from bot.place_names import region_name
 from bot.services.broadcast import BroadcastError, Progress
 from bot.services.segments import KINDS, WITH_VALUE, Segment
 from bot.services.staff import RoleError
@@ -98,7 +99,7 @@ def describe_segment(segment: Segment, language: str, event: Event | None = None
     if segment.kind == "event":
         return _("Booked for: {event}").format(event=event_title(event, language) if event else "?")
     if segment.kind == "region":
-        return _("Region: {region}").format(region=segment.value)
+        return _("Region: {region}").format(region=region_name(str(segment.value), language))
     if segment.kind == "language":
         return _("Language: {language}").format(language=language_name(str(segment.value)))
     return str(SEGMENT_NAMES[segment.kind])

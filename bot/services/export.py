@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import place_names
 from bot.i18n import LANGUAGE_NAMES, _, __
 from bot.programme import Programme, Question
 from db.models import Application, Booking, Event, Person
@@ -37,7 +38,8 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _PLACE_FIELDS = {
     "gmina": ("name", "teryt", "kind", "powiat", "voivodeship", "population", "population_year"),
     "powiat": ("name", "teryt", "kind", "voivodeship", "population", "population_year"),
-    "hromada": ("name_uk", "name_latin", "katottg", "oblast", "raion", "category"),
+    # "name" of a hromada: named in full in the staff member's language (bot.place_names).
+    "hromada": ("name", "name_uk", "name_latin", "katottg", "oblast", "raion", "category"),
 }
 _CODES = frozenset({"teryt", "katottg"})
 # What the phone question stores (E.164): digits after a plus, nothing a spreadsheet could run.
@@ -199,6 +201,8 @@ async def _audience_sheet(
             value = answers.get(question.id)
             if part is None:
                 row.append(_answer(question, value, language))
+            elif isinstance(value, dict) and part == "name" and "katottg" in value:
+                row.append(place_names.describe(value, language))
             else:
                 row.append(value.get(part) if isinstance(value, dict) else None)
         sheet.rows.append(row)
@@ -252,10 +256,10 @@ async def _events_sheet(session: AsyncSession, programme: Programme, language: s
     return sheet
 
 
-def _place_name(application: Application | None) -> str | None:
+def _place_name(application: Application | None, language: str) -> str | None:
     answers = application.answers if application else {}
     place = answers.get("gmina") or answers.get("powiat") or answers.get("hromada") or {}
-    return place.get("name") or place.get("name_uk")
+    return place_names.place_title(place, language) if place else None
 
 
 async def _bookings_sheet(session: AsyncSession, programme: Programme, language: str) -> Sheet:
@@ -296,7 +300,7 @@ async def _bookings_sheet(session: AsyncSession, programme: Programme, language:
                 local(event.starts_at),
                 person.telegram_id,
                 application.id if application else None,
-                _place_name(application),
+                _place_name(application, language),
                 _word(BOOKING_STATUSES, booking.status),
                 local(booking.created_at),
                 _word(ATTENDANCE, booking.attendance),

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -85,6 +85,7 @@ class HromadaMatch:
     raion: str | None
     category: str
     admin_centre: str | None
+    admin_centre_category: str | None = None
     # The village or town whose name matched, when it was not the hromada's own name.
     via_settlement: str | None = None
     fuzzy: bool = False
@@ -126,6 +127,7 @@ def _hromada_match(row: Hromada, via: str | None = None, *, fuzzy: bool = False)
         raion=row.raion,
         category=row.category,
         admin_centre=row.admin_centre,
+        admin_centre_category=row.admin_centre_category,
         via_settlement=via,
         fuzzy=fuzzy,
     )
@@ -152,21 +154,34 @@ def query_key(
     return key if len(key) >= MIN_QUERY_LENGTH else ""
 
 
-def _rank(key: SQLColumnExpression[str], query: str) -> ColumnElement[int]:
+def _rank(
+    key: SQLColumnExpression[str], query: str, forms: SQLColumnExpression[str] | None = None
+) -> ColumnElement[int]:
     """0 exact, 1 the key starts with the query, 2 a later word does, 3 anywhere.
 
-    `autoescape` escapes % and _ (folded keys cannot hold them, but the guard costs nothing).
+    `forms` holds other spellings as "/kijow/kiev/": "/kijow/" is a whole form, "/kij" a form's
+    start. `autoescape` escapes % and _ (folded keys cannot hold them, but the guard costs
+    nothing).
     """
-    return case(
-        (key == query, 0),
-        (key.startswith(query, autoescape=True), 1),
-        (key.contains(" " + query, autoescape=True), 2),
-        else_=3,
-    )
+    exact: list[tuple[ColumnElement[bool], int]] = [(key == query, 0)]
+    starts: list[tuple[ColumnElement[bool], int]] = [(key.startswith(query, autoescape=True), 1)]
+    word: list[tuple[ColumnElement[bool], int]] = [
+        (key.contains(" " + query, autoescape=True), 2)
+    ]
+    if forms is not None:
+        exact.append((forms.contains(f"/{query}/", autoescape=True), 0))
+        starts.append((forms.contains(f"/{query}", autoescape=True), 1))
+        word.append((forms.contains(" " + query, autoescape=True), 2))
+    return case(*exact, *starts, *word, else_=3)
 
 
-def _matches(key: SQLColumnExpression[str], query: str) -> ColumnElement[bool]:
-    return key.contains(query, autoescape=True)
+def _matches(
+    key: SQLColumnExpression[str], query: str, forms: SQLColumnExpression[str] | None = None
+) -> ColumnElement[bool]:
+    found = key.contains(query, autoescape=True)
+    if forms is not None:
+        return or_(found, forms.contains(query, autoescape=True))
+    return found
 
 
 # --- Poland -----------------------------------------------------------------------------------
@@ -288,6 +303,8 @@ async def search_hromadas(
     query: str,
     limit: int = 8,
     categories: Sequence[str] = ("hromada",),
+    *,
+    fuzzy: bool = True,
 ) -> list[HromadaMatch]:
     """Hromadas whose own name, or one of whose settlements' names, matches; best first.
 
@@ -309,10 +326,13 @@ async def search_hromadas(
         if current is None or order < current[0]:
             best[match.katottg] = (order, match)
 
-    rank = _rank(Hromada.name_key, key)
+    rank = _rank(Hromada.name_key, key, Hromada.name_forms)
     direct = (
         select(Hromada, rank)
-        .where(_matches(Hromada.name_key, key), Hromada.category.in_(categories))
+        .where(
+            _matches(Hromada.name_key, key, Hromada.name_forms),
+            Hromada.category.in_(categories),
+        )
         .order_by(rank, func.length(Hromada.name_key), Hromada.name_uk, Hromada.katottg)
         .limit(limit)
     )
@@ -324,9 +344,23 @@ async def search_hromadas(
     ):
         offer((via_rank, weight, length, via), _hromada_match(hromada, via))
 
-    if best:
+    if best or not fuzzy:
         return [match for _, match in sorted(best.values(), key=lambda item: item[0])][:limit]
     return await _fuzzy_hromadas(session, key, limit, categories)
+
+
+async def search_hromadas_by_typo(
+    session: AsyncSession,
+    query: str,
+    limit: int = 8,
+    categories: Sequence[str] = ("hromada",),
+) -> list[HromadaMatch]:
+    """Only the typo-tolerant part of `search_hromadas`, for a caller whose SQL search (with
+    `fuzzy=False`) already found nothing."""
+    key = query_key(query, leading=_HROMADA_LEADING, trailing=_HROMADA_TRAILING)
+    if not key or limit < 1 or not categories:
+        return []
+    return await _fuzzy_hromadas(session, key, limit, tuple(categories))
 
 
 async def _hromadas_via_settlements(
@@ -337,7 +371,7 @@ async def _hromadas_via_settlements(
     A common name ("Миколаївка") matches many villages, several in one hromada; the window
     function keeps each hromada's best one so `limit` counts hromadas, not villages.
     """
-    rank = _rank(Settlement.name_key, key)
+    rank = _rank(Settlement.name_key, key, Settlement.name_forms)
     weight = case(
         *((Settlement.category == name, value) for name, value in _SETTLEMENT_WEIGHT.items()),
         else_=len(_SETTLEMENT_WEIGHT),
@@ -358,7 +392,10 @@ async def _hromadas_via_settlements(
             .label("position"),
         )
         .join(Hromada, Hromada.katottg == Settlement.hromada_katottg)
-        .where(_matches(Settlement.name_key, key), Hromada.category.in_(categories))
+        .where(
+            _matches(Settlement.name_key, key, Settlement.name_forms),
+            Hromada.category.in_(categories),
+        )
         .subquery()
     )
     stmt: Select[Any] = (
@@ -554,22 +591,33 @@ async def _powiat_entries(session: AsyncSession) -> list[Entry]:
 
 async def _hromada_entries(session: AsyncSession) -> list[Entry]:
     """Hromada names, then settlement names pointing at their hromada, towns before villages."""
-    hromadas = await session.execute(select(Hromada.name_key, Hromada.katottg))
-    entries: list[Entry] = [(key, code, None, 0) for key, code in hromadas]
+    hromadas = await session.execute(
+        select(Hromada.name_key, Hromada.name_forms, Hromada.katottg)
+    )
+    entries: list[Entry] = [
+        (term, code, None, 0) for key, forms, code in hromadas for term in _terms(key, forms)
+    ]
     settlements = await session.execute(
         select(
             Settlement.name_key,
+            Settlement.name_forms,
             Settlement.hromada_katottg,
             Settlement.name_uk,
             Settlement.category,
         ).where(Settlement.hromada_katottg.is_not(None))
     )
     entries.extend(
-        (key, code, name, _SETTLEMENT_WEIGHT.get(category, len(_SETTLEMENT_WEIGHT)))
-        for key, code, name, category in settlements
+        (term, code, name, _SETTLEMENT_WEIGHT.get(category, len(_SETTLEMENT_WEIGHT)))
+        for key, forms, code, name, category in settlements
         if code is not None
+        for term in _terms(key, forms)
     )
     return entries
+
+
+def _terms(key: str, forms: str | None) -> list[str]:
+    """The KMU key and the other spellings ("Biała Cerkew" is one typo from an exonym)."""
+    return [key, *(form for form in (forms or "").split("/") if form)]
 
 
 @dataclass(frozen=True)

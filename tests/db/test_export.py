@@ -133,6 +133,10 @@ async def test_sheets_headers_and_values(session, data):
     [intern_row] = intern.rows
     assert intern_row[column(intern, "Hromada: KATOTTG")] == "UA05020010000053508"
     assert intern_row[column(intern, "Hromada: oblast")] == "Вінницька область"
+    # Named in full in the staff member's language (KMU for English).
+    assert intern_row[column(intern, "Hromada: name")] == (
+        "Ahronomichna, Vinnytskyi raion, Vinnytska oblast"
+    )
     assert events.rows[0][column(events, "Free seats")] == 9
     assert bookings.rows[0][column(bookings, "Place")] == "Bolesławiec"
 
@@ -140,6 +144,14 @@ async def test_sheets_headers_and_values(session, data):
 async def test_headers_follow_the_staff_language(session, data):
     municipality, *_ = await sheets(session, "pl")
     assert "Gmina: TERYT" in municipality.header and "Osoba do kontaktu" in municipality.header
+
+
+async def test_hromada_in_polish_for_polish_staff(session, data):
+    _municipality, intern, *_ = await sheets(session, "pl")
+    [intern_row] = intern.rows
+    assert intern_row[column(intern, "Hromada: nazwa")] == (
+        "hromada Ahronomiczna, rejon Winnica, obwód winnicki"
+    )
 
 
 async def test_xlsx_keeps_codes_as_text_and_runs_no_formula(session, data):

@@ -409,7 +409,7 @@ async def _database_is_consistent(app) -> None:
             shown = {q.id for q in questionnaire.visible_questions(spec, application.answers)}
             if application.current_question is not None:
                 assert application.current_question in shown
-            internal = {"_choosing", "_anonymised"}
+            internal = {"_choosing", "_anonymised", "_place_search"}
             assert set(application.answers) <= {q.id for q in spec.questions} | internal
             assert (application.status == "draft") == (application.submitted_at is None)
         # Bookings: a seat counted for each active booking and open offer, never more than

@@ -72,7 +72,7 @@ async def test_the_call_deadline_is_said_in_warsaw_time_to_everyone(start_bot, u
     polish, ukrainian = user_factory(language_code="pl"), user_factory(language_code="uk")
     await onboard(polish, "Polski")
     await onboard(ukrainian, "Українська")
-    assert "30 czerwca 2026, 23:59 (czas warszawski)" in polish.last_message().text
+    assert "30 czerwca 2026, godz. 23:59 (czas warszawski)" in polish.last_message().text
     # not "1 липня 2026, 00:59": the moment in Kyiv time reads as another day
     assert "30 червня 2026, 23:59 за варшавським часом" in ukrainian.last_message().text
 
