@@ -8,6 +8,7 @@ one, refers to a question that does not exist, or branches on a later answer.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -152,6 +153,24 @@ class Rule(Strict):
     def _list_for_membership(self) -> Rule:
         if self.op in ("in", "not_in") and not isinstance(self.value, list | tuple):
             raise ValueError(f"rule on {self.field!r}: '{self.op}' needs a list value")
+        return self
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> Rule:
+        # A reason may say {value} (the answer) and {limit} (the rule's value), nothing else:
+        # anything else would reach people raw, or fail as they are told the verdict.
+        for language in LANGUAGES:
+            text = self.reason.get(language)
+            try:
+                names = [n for _t, n, _s, _c in string.Formatter().parse(text) if n is not None]
+            except ValueError as exc:
+                raise ValueError(f"rule on {self.field!r}: reason.{language}: {exc}") from None
+            unknown = [n or "{}" for n in names if n not in ("value", "limit")]
+            if unknown:
+                raise ValueError(
+                    f"rule on {self.field!r}: reason.{language} may use {{value}} and "
+                    f"{{limit}} only, not {', '.join(unknown)}"
+                )
         return self
 
     @property

@@ -5,9 +5,13 @@ from __future__ import annotations
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
+from bot.programme import Programme
 from bot.responder import Responder
+from db.models import Person
+from handlers import questionnaire
 from handlers.routing import Router
 from handlers.texts import help_text
 
@@ -16,12 +20,23 @@ async def show_help(message: Message, responder: Responder) -> None:
     responder.send(help_text())
 
 
-async def cancel(message: Message, responder: Responder, state: FSMContext) -> None:
-    if await state.get_state() is None:
-        responder.send(_("There is nothing to cancel."), ReplyKeyboardRemove())
+async def cancel(
+    message: Message,
+    responder: Responder,
+    state: FSMContext,
+    session: AsyncSession,
+    programme: Programme,
+    person: Person | None = None,
+) -> None:
+    """Leave the current step: a wizard's (its state goes), or the form's question (the
+    answers stay saved)."""
+    current = await state.get_state()
+    if current is not None and current != questionnaire.PAUSED:
+        await state.clear()
+        responder.send(_("Cancelled. /start takes you back."), ReplyKeyboardRemove())
         return
-    await state.clear()
-    responder.send(_("Cancelled. /start takes you back."), ReplyKeyboardRemove())
+    if not await questionnaire.pause(responder, state, session, person, programme):
+        responder.send(_("There is nothing to cancel."), ReplyKeyboardRemove())
 
 
 def create_router() -> Router:
