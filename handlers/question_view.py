@@ -193,7 +193,7 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
         current is not None
         and question.kind not in MARKED_KINDS
         and not application.editing
-        and not step.ruled_out
+        and not step.answer_rules_out
     ):
         rows.append([_button(keep_label(question, current, language),
                              packed(Nav, action="keep", q=question.id))])

@@ -36,7 +36,8 @@ class Step:
     """What the person should see now: a question (with its place in the list) or the summary.
 
     `ruled_out`: the answer just given to `question` already makes the application ineligible
-    (the reasons); the person may change it or stop there.
+    (the reasons); the person may change it or stop there. `answer_rules_out`: the answer
+    shown on the question's card does (nothing to keep).
     """
 
     application: Application
@@ -44,6 +45,7 @@ class Step:
     number: int = 0
     total: int = 0
     ruled_out: tuple[eligibility.Reason, ...] = ()
+    answer_rules_out: bool = False
 
     @property
     def at_summary(self) -> bool:
@@ -106,11 +108,29 @@ def _is_answered(question: Question, answers: dict[str, Any]) -> bool:
 
 
 def _step_for(application: Application, spec: AudienceSpec, question_id: str | None) -> Step:
-    possible = possible_questions(spec, application.answers)
+    # A question's card counts with the answers before it only: its own answer (being given,
+    # or changed) and later ones do not move its "3 of 17".
+    answers = application.answers
+    if question_id is not None:
+        before: set[str] = set()
+        for question in spec.questions:
+            if question.id == question_id:
+                break
+            before.add(question.id)
+        answers = {k: v for k, v in answers.items() if k in before}
+    possible = possible_questions(spec, answers)
     for number, question in enumerate(possible, start=1):
         if question.id == question_id:
-            return Step(application, question, number, len(possible))
+            step = Step(application, question, number, len(possible))
+            if question_id in application.answers and _rules_out(spec, application, question_id):
+                return replace(step, answer_rules_out=True)
+            return step
     return Step(application, None, 0, len(possible))
+
+
+def _rules_out(spec: AudienceSpec, application: Application, question_id: str) -> bool:
+    settled = settled_answers(spec, application.answers)
+    return bool(eligibility.ruled_out_by(spec, settled, question_id))
 
 
 def _first_open(spec: AudienceSpec, answers: dict[str, Any]) -> Question | None:

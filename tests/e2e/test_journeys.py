@@ -21,6 +21,7 @@ and /mydata rendering the reasons too.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import logging
 import os
@@ -219,6 +220,14 @@ def _translated(msgid: str) -> tuple[str, ...]:
 
 
 @cache
+def _heading(language: str) -> re.Pattern[str]:
+    """"Pytanie 3 z 17" in the person's language, its two numbers captured."""
+    template = _translated("Question {number} of {total}")[LANGUAGES.index(language) + 1]
+    pattern = re.escape(template).replace(r"\{number\}", r"(\d+)").replace(r"\{total\}", r"(\d+)")
+    return re.compile(pattern)
+
+
+@cache
 def _programme(programme_file: str) -> Programme:
     return load_programme(PROGRAMMES_DIR / programme_file)
 
@@ -269,6 +278,8 @@ class Driver:
         self.steps = 0
         self.sticker_sent = False
         self.chosen = False  # the first greeting speaks all three languages, by design
+        self.progress: list[tuple[int, int]] = []  # (number, total) of each card, in order
+        self.heading = _heading(self.language)
 
     # ----------------------------------------------------------------- checks
 
@@ -292,6 +303,9 @@ class Driver:
         foreign = foreign_sentences(self.journey.programme, self.language)
         for text in texts:
             shown = plain(text)
+            if self.heading.match(shown):
+                number, total = self.heading.match(shown).groups()  # type: ignore[union-attr]
+                self.progress.append((int(number), int(total)))
             for bad in (*_translated(ERROR_MSGID), *_translated(STALE_MSGID)):
                 if bad in shown:
                     self.fail(f"the bot answered {bad!r}")
@@ -630,3 +644,25 @@ async def test_random_journeys(
     key = f"{programme_file} random"
     await run_journey(journey_bot, tg, user_factory, error_log, journey, key)
     _report(key, programme_file, STARTED[programme_file])
+
+
+@pytest.mark.parametrize("programme_file", PROGRAMME_FILES)
+async def test_progress_never_jumps(
+    start_bot, clock, tg, user_factory, error_log, programme_file: str
+) -> None:
+    """Forward through the form, every audience and language: the total of "Question 3 of 17"
+    never grows and the number goes up by one (the same card again after a change)."""
+    app = await _bot_for(start_bot, clock, programme_file)
+    coverage = Coverage()
+    for audience in AUDIENCES:
+        for language in LANGUAGES:
+            journey = Journey(programme_file, audience, language, picks=None)
+            user = user_factory(language_code=language)
+            tally = TALLY.setdefault(f"{programme_file} progress", Tally())
+            driver = Driver(app, tg, user, journey, error_log, tally, coverage)
+            await driver.verify(await driver.walk())
+            shown = driver.progress
+            assert shown and shown[0][0] == 1, (journey.describe(), shown)
+            for (number, total), (next_number, next_total) in itertools.pairwise(shown):
+                assert next_total <= total, (journey.describe(), shown)
+                assert next_number in (number, number + 1), (journey.describe(), shown)
