@@ -6,10 +6,12 @@ right value typed into free inputs, Back to the previous question, a change from
 and then sends the application. When an answer already rules the application out, the bot says
 so at once; the journey either changes the answer or stops there.
 
-Which values a journey takes: the *covering* journeys take, for each question, its options in
-turn (journey i takes option i), so every option of every question is taken by at least one
-journey, once with a change after an early "not eligible" and once stopping there: cheaper than
-the cross product, which is left to hypothesis, drawing journeys at random.
+Which values a journey takes: the *covering* journeys take, at each question, the option taken
+least often so far, until every option of every question reached has been taken (at least nine
+journeys per audience, languages in turn; every third one stops at an answer that rules it out,
+the others change that answer and go on); wrong values are typed once per question and
+language. Cheaper than the cross product, which is left to hypothesis, drawing whole journeys
+at random (JOURNEY_EXAMPLES per programme file).
 
 Asserted after every step: no "error on our side" reply, no unhandled exception (the error
 handler logs at ERROR), no raw placeholder ("{limit}") in anything sent, every text in the
@@ -394,6 +396,11 @@ class Driver:
         if question.id in self.wrong_typed:
             return
         self.wrong_typed.add(question.id)
+        if self.coverage is not None:  # covering journeys: once per question and language
+            tried = (self.journey.audience, question.id, self.language)
+            if tried in self.coverage.wrong_tried:
+                return
+            self.coverage.wrong_tried.add(tried)
         before = await self.application()
         if not self.sticker_sent and question.kind not in ("multiple_choice",):
             self.sticker_sent = True
@@ -553,6 +560,7 @@ class Coverage:
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str], list[int]] = {}
+        self.wrong_tried: set[tuple[str, str, str]] = set()
 
     def choose(self, audience: str, question: Question, count: int) -> int:
         taken = self.counts.setdefault((audience, question.id), [0] * count)
@@ -583,16 +591,16 @@ async def test_covering_journeys(
         coverage = Coverage()
         questions = app.programme.audience(audience).questions
         i = 0
-        while i < 2 * len(LANGUAGES) or not coverage.complete(audience):
+        while i < 3 * len(LANGUAGES) or not coverage.complete(audience):
             assert i < 40, f"{audience}: options never taken: {coverage.counts}"
             journey = Journey(
                 programme=programme_file,
                 audience=audience,
-                language=LANGUAGES[i % len(LANGUAGES)],
+                language=LANGUAGES[(i + i // 3) % len(LANGUAGES)],
                 picks=None,
                 back_at=questions[1 + i % (len(questions) - 1)].id,
                 edit_at=questions[(5 * i) % len(questions)].id,
-                stop_early=i % 2 == 1,
+                stop_early=i % 3 == 2,
             )
             await run_journey(app, tg, user_factory, error_log, journey, key, coverage)
             i += 1
