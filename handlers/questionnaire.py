@@ -78,9 +78,27 @@ def render_step(
     (responder.edit if edit and not application.is_submitted else responder.send)(text, keyboard)
 
 
-def status_text(programme: Programme, application: Application, person: Person) -> str:
+def status_text(
+    programme: Programme, application: Application, person: Person, *, stopped: bool = False
+) -> str:
+    """Where a sent application stands; `stopped`: the person stopped at an answer that rules
+    it out, before the end of the form."""
     language = _language(person)
     sent = format_datetime(application.submitted_at or utcnow(), language, person.time_zone)
+    if stopped:
+        spec = programme.audience(application.audience)
+        return "\n".join(
+            [
+                _(
+                    "On {date} you stopped at this question, and your application is kept as "
+                    "not eligible for this edition:"
+                ).format(date=sent),
+                *reasons.reason_lines(spec, reasons.stored_reasons(application.eligibility_reasons),
+                                      language),
+                "",
+                _("You can change the answer below and carry on."),
+            ]
+        )
     if application.status == "eligible":
         return _(
             "Your application was sent on {date} and meets the programme's criteria. "
@@ -113,7 +131,7 @@ async def show_home(
     if application is not None:
         if application.is_submitted and application.current_question and not application.editing:
             # Stopped at an answer that rules it out: what was kept, then that answer's card.
-            responder.send(status_text(programme, application, person))
+            responder.send(status_text(programme, application, person, stopped=True))
         render_step(
             responder,
             programme,

@@ -212,7 +212,7 @@ async def test_over_the_limit_city_is_told_at_once_and_may_stop(bot, user_factor
     assert application.eligibility_reasons[0]["value"] == 1861599
     assert len(application.eligibility_reasons) == 1  # rules on later questions wait
     await user.send("/start")  # what was kept, then the answer that can still be changed
-    assert "nie spełnia kryteriów" in user.messages()[-2].text
+    assert "zachowane jako niespełniające" in user.messages()[-2].text
     card = user.last_message()
     assert "nazwę gminy" in card.text and "Warszawa" in card.text
     assert not any("Bez zmian" in label for row in card.buttons for label in row)
