@@ -259,6 +259,15 @@ def _store(
     settled = settled_answers(spec, application.answers)
     reasons = eligibility.ruled_out_by(spec, settled, question.id)
     if not reasons:
+        if application.is_submitted and not application.editing:
+            # Stopped at an answer that ruled it out, now changed: a draft again, to be sent.
+            applications.change(
+                application,
+                status="draft",
+                submitted_at=None,
+                eligibility_reasons=None,
+                needs_review=False,
+            )
         return _advance(programme, application)
     # Ineligible already: say so now, on this question, rather than after ten more.
     applications.change(application, current_question=question.id)

@@ -105,6 +105,23 @@ async def test_big_city_is_ruled_out_at_once_and_may_stop_there(session, program
     assert application.current_question == "gmina"  # may still change it
 
 
+async def test_changing_the_answer_after_stopping_makes_a_draft_again(session, programme) -> None:
+    async with session.begin():
+        _p, application = await _gmina_application(session, programme, "warszawa", "1465011")
+        questionnaire.stop(programme, application, "gmina", NOW)
+        from bot.services import pickers
+
+        [hel] = [m for m in await pickers.search(session, "gmina", "hel") if m.name == "Hel"]
+        step = await questionnaire.pick_place(session, programme, application, "gmina",
+                                              hel.teryt, NOW)
+        assert step.question.id == "contact_name"
+        assert application.status == "draft" and application.submitted_at is None
+        assert not application.eligibility_reasons
+        _fill_rest(programme, application)
+        verdict = questionnaire.submit(programme, application, NOW)
+    assert verdict.eligible and application.status == "eligible"
+
+
 async def test_rules_on_questions_not_shown_yet_do_not_decide_early(session, programme) -> None:
     async with session.begin():
         _p, application = await _gmina_application(session, programme, "szczawa", "1207132")
