@@ -146,6 +146,12 @@ def _weekdays_after_until(language: str) -> tuple[str, ...]:
     )
 
 
+def translate(text: str, language: str) -> str:
+    """A catalog text in `language`, with or without an update's I18n context (scripts, exports
+    from the command line, messages rendered for someone else)."""
+    return _translations(language).gettext(text)
+
+
 @cache
 def _translations(language: str) -> gettext.NullTranslations:
     return gettext.translation("messages", LOCALES_DIR, languages=[language], fallback=True)

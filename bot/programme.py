@@ -155,6 +155,24 @@ class Rule(Strict):
             raise ValueError(f"rule on {self.field!r}: '{self.op}' needs a list value")
         return self
 
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> Rule:
+        # A reason may say {value} (the answer) and {limit} (the rule's value), nothing else:
+        # anything else would reach people raw, or fail as they are told the verdict.
+        for language in LANGUAGES:
+            text = self.reason.get(language)
+            try:
+                names = [n for _t, n, _s, _c in string.Formatter().parse(text) if n is not None]
+            except ValueError as exc:
+                raise ValueError(f"rule on {self.field!r}: reason.{language}: {exc}") from None
+            unknown = [n or "{}" for n in names if n not in ("value", "limit")]
+            if unknown:
+                raise ValueError(
+                    f"rule on {self.field!r}: reason.{language} may use {{value}} and "
+                    f"{{limit}} only, not {', '.join(unknown)}"
+                )
+        return self
+
     @property
     def question_id(self) -> str:
         return self.field.split(".", 1)[0]

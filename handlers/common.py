@@ -8,11 +8,14 @@ from datetime import datetime
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.about import about_text, contact_line
 from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
+from db.models import Person
+from handlers import questionnaire
 from handlers.callbacks import AboutPress
 from handlers.routing import Router
 from handlers.texts import help_text
@@ -33,12 +36,23 @@ async def show_about(
     responder.send(about_text(programme, locale, clock()))
 
 
-async def cancel(message: Message, responder: Responder, state: FSMContext) -> None:
-    if await state.get_state() is None:
-        responder.send(_("There is nothing to cancel."), ReplyKeyboardRemove())
+async def cancel(
+    message: Message,
+    responder: Responder,
+    state: FSMContext,
+    session: AsyncSession,
+    programme: Programme,
+    person: Person | None = None,
+) -> None:
+    """Leave the current step: a wizard's (its state goes), or the form's question (the
+    answers stay saved)."""
+    current = await state.get_state()
+    if current is not None and current != questionnaire.PAUSED:
+        await state.clear()
+        responder.send(_("Cancelled. /start takes you back."), ReplyKeyboardRemove())
         return
-    await state.clear()
-    responder.send(_("Cancelled. /start takes you back."), ReplyKeyboardRemove())
+    if not await questionnaire.pause(responder, state, session, person, programme):
+        responder.send(_("There is nothing to cancel."), ReplyKeyboardRemove())
 
 
 def create_router() -> Router:

@@ -9,6 +9,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import reasons
 from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
@@ -23,9 +24,25 @@ class EraseConfirm(CallbackData, prefix="erase"):
 
 
 async def my_data(
-    message: Message, person: Person, session: AsyncSession, responder: Responder
+    message: Message,
+    person: Person,
+    session: AsyncSession,
+    responder: Responder,
+    programme: Programme,
 ) -> None:
     data = await privacy.collect(session, person)
+    language = person.language or "en"
+    for entry in data["applications"]:
+        # The reasons as the person was told them, not the programme file's templates.
+        spec = (
+            programme.audiences.get(entry["audience"])
+            if entry["programme"] == programme.id
+            else None
+        )
+        entry["eligibility_reasons"] = [
+            reasons.render_reason(spec, reason, language, markup=False)
+            for reason in reasons.stored_reasons(entry["eligibility_reasons"])
+        ]
     responder.document(
         "win4ua-my-data.json",
         privacy.to_json(data),

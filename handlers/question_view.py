@@ -10,7 +10,7 @@ from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
-from bot import place_names
+from bot import place_names, reasons
 from bot.i18n import (
     _,
     __,
@@ -19,7 +19,7 @@ from bot.i18n import (
     in_running_text,
     ngettext,
 )
-from bot.programme import Programme, Question
+from bot.programme import AudienceSpec, Programme, Question
 from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
 from bot.services.pickers import PAGE_SIZE, code_of
@@ -40,6 +40,9 @@ from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
 from handlers.keyboards import button as _button
 
 SUMMARY_ANSWER_LIMIT = 160
+KEEP_LABEL_LIMIT = 40
+# Answers picked from buttons are kept by pressing the marked one again; the rest get a button.
+MARKED_KINDS = ("yes_no", "single_choice", "multiple_choice")
 
 INVALID_TEXTS = {
     "empty": __("The answer is empty. Please type it again."),
@@ -241,6 +244,14 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
                 ]
             )
         rows.append([_button(_("Done ✓"), packed(Done, q=question.id))])
+    if (
+        current is not None
+        and question.kind not in MARKED_KINDS
+        and not application.editing
+        and not step.answer_rules_out
+    ):
+        rows.append([_button(keep_label(question, current, language),
+                             packed(Nav, action="keep", q=question.id))])
     nav: list[Button] = []
     if application.editing:
         nav.append(_button(_("↩ Back to summary"), packed(Nav, action="summary", q=question.id)))
@@ -251,6 +262,37 @@ def question_card(step: Step, language: str) -> tuple[str, InlineKeyboard]:
     if nav:
         rows.append(nav)
     return "\n".join(lines), inline_keyboard(rows)
+
+
+def keep_label(question: Question, value: Any, language: str) -> str:
+    answer = plain(format_answer(question, value, language))
+    if len(answer) > KEEP_LABEL_LIMIT:
+        answer = answer[: KEEP_LABEL_LIMIT - 1].rstrip() + "…"
+    return _("✓ Keep: {answer}").format(answer=answer)
+
+
+def ruled_out_card(step: Step, spec: AudienceSpec, language: str) -> tuple[str, InlineKeyboard]:
+    """The answer just given already rules the application out: say so now, kindly, and
+    offer to change it or to stop here."""
+    question = step.question
+    assert question is not None
+    lines = [
+        _("With this answer, the application does not meet the criteria of this edition:"),
+        "",
+        *reasons.reason_lines(spec, list(step.ruled_out), language),
+        "",
+        _(
+            "If the answer is not right, please change it. Or stop here: we will keep your "
+            "application as not eligible, with this reason, for the programme team's records."
+        ),
+    ]
+    keyboard = inline_keyboard(
+        [
+            [_button(_("✏️ Change the answer"), packed(Nav, action="change", q=question.id))],
+            [_button(_("Stop here"), packed(Nav, action="stop", q=question.id))],
+        ]
+    )
+    return "\n".join(lines), keyboard
 
 
 def contact_keyboard() -> ReplyKeyboardMarkup:
@@ -392,24 +434,31 @@ def summary_card(
     return text, inline_keyboard(keyboard)
 
 
-def reason_lines(reasons: list[eligibility.Reason], language: str) -> list[str]:
-    lines = []
-    for reason in reasons:
-        text = reason.texts.get(language) or reason.texts.get("en", "")
-        value = (
-            format_number(reason.value, language) if isinstance(reason.value, int) else reason.value
-        )
-        limit = (
-            format_number(reason.limit, language) if isinstance(reason.limit, int) else reason.limit
-        )
-        lines.append("• " + text.format(value=value, limit=limit))
-    return lines
-
-
 def verdict_text(
-    programme: Programme, verdict: eligibility.Verdict, language: str, time_zone: str | None
+    programme: Programme,
+    spec: AudienceSpec,
+    verdict: eligibility.Verdict,
+    language: str,
+    time_zone: str | None,
+    *,
+    stopped: bool = False,
 ) -> str:
+    """The answer to "Send" (or to "Stop here", `stopped`: the form was not finished)."""
     closes = format_deadline(programme.last_moment, language, programme.time_zone)
+    if stopped:
+        lines = [
+            _(
+                "Thank you. We have kept your application as not eligible for this edition, "
+                "for the programme team's records:"
+            ),
+            *reasons.reason_lines(spec, verdict.reasons, language),
+            "",
+            _(
+                "If something changes, you can correct the answer with /start and carry on "
+                "until {closes}. We can also let you know about the next edition."
+            ).format(closes=closes),
+        ]
+        return "\n".join(lines)
     if verdict.eligible:
         lines = [
             _(
@@ -428,7 +477,7 @@ def verdict_text(
                 "Thank you for your application. Unfortunately it does not meet the criteria "
                 "of this edition:"
             ),
-            *reason_lines(verdict.reasons, language),
+            *reasons.reason_lines(spec, verdict.reasons, language),
             "",
             _(
                 "If something has changed, you can correct your answers until {closes}. "

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aiogram import F
-from aiogram.filters import Filter
+from aiogram import BaseMiddleware, F
+from aiogram.filters import Filter, StateFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import reasons
 from bot.about import contact_line
 from bot.i18n import _, format_datetime, format_deadline
 from bot.programme import Programme
@@ -30,6 +32,10 @@ from handlers.callbacks import Answer, Done, Nav, News, Place, PlacePage, RoleCh
 from handlers.routing import Router
 
 Clock = Callable[[], datetime]
+# After /cancel at a question: typed text is not taken as an answer until the person comes
+# back (/start, or a button of the form). Conversation state, not data: the answers and the
+# place in the form are in the database; losing this (a restart) only ends the pause.
+PAUSED = "questionnaire:paused"
 
 
 def _language(person: Person) -> str:
@@ -37,9 +43,19 @@ def _language(person: Person) -> str:
 
 
 def render_step(
-    responder: Responder, programme: Programme, step: Step, person: Person, *, edit: bool
+    responder: Responder,
+    programme: Programme,
+    step: Step,
+    person: Person,
+    *,
+    edit: bool,
+    now: datetime | None = None,
 ) -> None:
     language = _language(person)
+    if step.ruled_out:
+        spec = programme.audience(step.application.audience)
+        (responder.edit if edit else responder.send)(*view.ruled_out_card(step, spec, language))
+        return
     if step.question is not None:
         text, keyboard = view.question_card(step, language)
         (responder.edit if edit else responder.send)(text, keyboard)
@@ -50,7 +66,7 @@ def render_step(
             )
         return
     application = step.application
-    can_change = not application.is_submitted or programme.is_open(utcnow())
+    can_change = not application.is_submitted or programme.is_open(now or utcnow())
     if application.is_submitted:
         responder.send(status_text(programme, application, person))
     text, keyboard = view.summary_card(
@@ -63,22 +79,41 @@ def render_step(
     (responder.edit if edit and not application.is_submitted else responder.send)(text, keyboard)
 
 
-def status_text(programme: Programme, application: Application, person: Person) -> str:
+def status_text(
+    programme: Programme, application: Application, person: Person, *, stopped: bool = False
+) -> str:
+    """Where a sent application stands; `stopped`: the person stopped at an answer that rules
+    it out, before the end of the form."""
     language = _language(person)
     sent = format_datetime(application.submitted_at or utcnow(), language, person.time_zone)
+    if stopped:
+        spec = programme.audience(application.audience)
+        return "\n".join(
+            [
+                _(
+                    "On {date} you stopped at this question, and your application is kept as "
+                    "not eligible for this edition:"
+                ).format(date=sent),
+                *reasons.reason_lines(spec, reasons.stored_reasons(application.eligibility_reasons),
+                                      language),
+                "",
+                _("You can change the answer below and carry on."),
+            ]
+        )
     if application.status == "eligible":
         return _(
             "Your application was sent on {date} and meets the programme's criteria. "
             "You can still change your answers below."
         ).format(date=sent)
-    reasons = [eligibility.Reason.from_json(r) for r in application.eligibility_reasons or []]
+    spec = programme.audience(application.audience)
+    stored = reasons.stored_reasons(application.eligibility_reasons)
     return "\n".join(
         [
             _(
                 "Your application was sent on {date}. It does not meet the criteria of this "
                 "edition:"
             ).format(date=sent),
-            *view.reason_lines(reasons, language),
+            *reasons.reason_lines(spec, stored, language),
         ]
     )
 
@@ -95,18 +130,22 @@ async def show_home(
     """Where /start and the end of onboarding take a person: their form, or how to begin."""
     application = await questionnaire.find(session, person, programme)
     if application is not None:
+        if application.is_submitted and application.current_question and not application.editing:
+            # Stopped at an answer that rules it out: what was kept, then that answer's card.
+            responder.send(status_text(programme, application, person, stopped=True))
         render_step(
             responder,
             programme,
             questionnaire.current_step(programme, application),
             person,
             edit=edit,
+            now=now,
         )
         return
     if programme.is_open(now) and await invites.invite_of(session, person) is not None:
         application = await questionnaire.begin(session, person, programme, "intern")
         render_step(responder, programme, questionnaire.current_step(programme, application),
-                    person, edit=False)
+                    person, edit=False, now=now)
         return
     if not programme.is_open(now):
         closes = format_deadline(programme.last_moment, _language(person), programme.time_zone)
@@ -126,12 +165,18 @@ async def show_home(
 
 
 class AtQuestion(Filter):
-    """The person has an application waiting for an answer; hands it to the handler."""
+    """The person has an application waiting for an answer (and has not paused it with
+    /cancel); hands it to the handler."""
 
     async def __call__(
-        self, event: Any, session: AsyncSession, programme: Programme, person: Person | None = None
+        self,
+        event: Any,
+        session: AsyncSession,
+        programme: Programme,
+        person: Person | None = None,
+        raw_state: str | None = None,
     ) -> bool | dict[str, Any]:
-        if person is None:
+        if person is None or raw_state == PAUSED:
             return False
         application = await questionnaire.find(session, person, programme)
         if application is None or application.current_question is None:
@@ -171,7 +216,8 @@ async def choose_role(
         return
     application = await questionnaire.begin(session, person, programme, callback_data.audience)
     render_step(
-        responder, programme, questionnaire.current_step(programme, application), person, edit=True
+        responder, programme, questionnaire.current_step(programme, application), person,
+        edit=True, now=clock(),
     )
 
 
@@ -208,7 +254,7 @@ async def typed_answer(
             _("Saved: {phone}").format(phone=application.answers[question.id]),
             ReplyKeyboardRemove(),
         )
-    render_step(responder, programme, step, person, edit=False)
+    render_step(responder, programme, step, person, edit=False, now=clock())
 
 
 async def shared_contact(
@@ -229,7 +275,7 @@ async def shared_contact(
         _("Saved: {phone}").format(phone=application.answers.get("phone", "")),
         ReplyKeyboardRemove(),
     )
-    render_step(responder, programme, step, person, edit=False)
+    render_step(responder, programme, step, person, edit=False, now=clock())
 
 
 async def pressed_answer(
@@ -246,7 +292,7 @@ async def pressed_answer(
         programme, application, callback_data.q, callback_data.v, clock()
     )
     await questionnaire.store(session)
-    render_step(responder, programme, step, person, edit=True)
+    render_step(responder, programme, step, person, edit=True, now=clock())
 
 
 async def pressed_toggle(
@@ -263,7 +309,7 @@ async def pressed_toggle(
         programme, application, callback_data.q, callback_data.v, clock()
     )
     await questionnaire.store(session)
-    render_step(responder, programme, step, person, edit=True)
+    render_step(responder, programme, step, person, edit=True, now=clock())
 
 
 async def pressed_done(
@@ -278,7 +324,7 @@ async def pressed_done(
     application = await _application(session, person, programme)
     step = questionnaire.confirm_choices(programme, application, callback_data.q, clock())
     await questionnaire.store(session)
-    render_step(responder, programme, step, person, edit=True)
+    render_step(responder, programme, step, person, edit=True, now=clock())
 
 
 async def pressed_place(
@@ -303,7 +349,7 @@ async def pressed_place(
     spec = programme.audience(application.audience)
     checks = eligibility.official_checks(spec, callback_data.q, application.answers)
     responder.edit(view.place_verdict_line(place, checks, _language(person)))
-    render_step(responder, programme, step, person, edit=False)
+    render_step(responder, programme, step, person, edit=False, now=clock())
 
 
 async def pressed_place_page(
@@ -349,6 +395,13 @@ async def pressed_nav(
             raise StaleAction(question_id)
         responder.edit(_("Please type the name again:"))
         return
+    elif action == "keep":
+        step = questionnaire.keep(programme, application, question_id, now)
+    elif action == "change":
+        step = questionnaire.revisit(programme, application, question_id)
+    elif action == "stop":
+        await stop_here(application, session, person, programme, responder, question_id, now)
+        return
     elif action == "summary":
         step = questionnaire.leave_edit(programme, application, question_id)
     elif action == "edit":
@@ -359,7 +412,7 @@ async def pressed_nav(
     else:
         raise StaleAction(action)
     await questionnaire.store(session)
-    render_step(responder, programme, step, person, edit=True)
+    render_step(responder, programme, step, person, edit=True, now=now)
 
 
 async def submit(
@@ -376,14 +429,97 @@ async def submit(
     if first_time:
         await notifications.new_application(session, application, now)
     responder.remove_buttons()
+    spec = programme.audience(application.audience)
     responder.send(
-        view.verdict_text(programme, verdict, _language(person), person.time_zone),
+        view.verdict_text(programme, spec, verdict, _language(person), person.time_zone),
         None if verdict.eligible or person.news_opt_in_at else view.news_keyboard(),
     )
     if verdict.eligible:  # the verdict promises the dates of the information meetings
         await meetings.offer_after_submit(
             responder, session, person, programme, now, application.audience
         )
+
+
+async def stop_here(
+    application: Application,
+    session: AsyncSession,
+    person: Person,
+    programme: Programme,
+    responder: Responder,
+    question_id: str,
+    now: datetime,
+) -> None:
+    first_time = not application.is_submitted
+    verdict = questionnaire.stop(programme, application, question_id, now)
+    await questionnaire.store(session)
+    if first_time:
+        await notifications.new_application(session, application, now)
+    spec = programme.audience(application.audience)
+    responder.edit(
+        view.verdict_text(
+            programme, spec, verdict, _language(person), person.time_zone, stopped=True
+        ),
+        None if person.news_opt_in_at else view.news_keyboard(),
+    )
+
+
+async def pause(
+    responder: Responder,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person | None,
+    programme: Programme,
+) -> bool:
+    """/cancel in the questionnaire: leave the current question, the answers stay saved.
+    False when there is no form to leave."""
+    application = None if person is None else await questionnaire.find(session, person, programme)
+    if application is None or (application.is_submitted and application.current_question is None):
+        return False
+    if application.current_question is None:
+        responder.send(
+            _(
+                "Your answers are saved, and the application has not been sent yet. "
+                "/start shows them again whenever you are ready."
+            ),
+            ReplyKeyboardRemove(),
+        )
+        return True
+    await state.set_state(PAUSED)
+    step = questionnaire.current_step(programme, application)
+    responder.send(
+        _(
+            "Paused at question {number}. Your answers so far are saved; /start brings you "
+            "back to this question whenever you are ready."
+        ).format(number=step.number),
+        ReplyKeyboardRemove(),
+    )
+    return True
+
+
+async def resume(state: FSMContext) -> None:
+    """Back to the form after /cancel: typed text answers the question again."""
+    if await state.get_state() == PAUSED:
+        await state.clear()
+
+
+async def paused_text(message: Message, responder: Responder) -> None:
+    responder.send(
+        _("Your application form is paused. /start brings you back to your question.")
+    )
+
+
+class ResumeOnPress(BaseMiddleware):
+    """A press on the form's buttons after /cancel means the person is back."""
+
+    async def __call__(
+        self,
+        handler: Callable[[Any, dict[str, Any]], Any],
+        event: Any,
+        data: dict[str, Any],
+    ) -> Any:
+        if data.get("raw_state") == PAUSED:
+            await data["state"].clear()
+        return await handler(event, data)
 
 
 async def pressed_news(
@@ -401,6 +537,7 @@ async def pressed_news(
 
 def create_router() -> Router:
     router = Router(name="questionnaire")
+    router.callback_query.middleware(ResumeOnPress())
     router.callback_query.register(choose_role, RoleChoice.filter())
     router.callback_query.register(pressed_answer, Answer.filter())
     router.callback_query.register(pressed_toggle, Toggle.filter())
@@ -411,4 +548,5 @@ def create_router() -> Router:
     router.callback_query.register(pressed_news, News.filter())
     router.message.register(shared_contact, F.contact, AtQuestion())
     router.message.register(typed_answer, F.text, ~F.text.startswith("/"), AtQuestion())
+    router.message.register(paused_text, F.text, ~F.text.startswith("/"), StateFilter(PAUSED))
     return router

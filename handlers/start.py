@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from bot.settings import Settings
 from db.models import Person
 from handlers.callbacks import LanguageChoice, NoticeAck
 from handlers.keyboards import language_keyboard, notice_keyboard
-from handlers.questionnaire import Clock, show_home
+from handlers.questionnaire import Clock, resume, show_home
 from handlers.routing import Router
 from handlers.texts import FIRST_GREETING, privacy_notice
 
@@ -44,7 +45,9 @@ async def start(
     programme: Programme,
     clock: Clock,
     i18n: I18n,
+    state: FSMContext,
 ) -> None:
+    await resume(state)  # after /cancel in the form
     if invites.looks_like_invite(command.args):
         telegram_language = message.from_user.language_code if message.from_user else None
         if await take_invitation(command.args or "", person, responder, settings, session,

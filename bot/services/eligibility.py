@@ -15,18 +15,25 @@ from bot.services.answers import compare, resolve
 
 @dataclass(frozen=True)
 class Reason:
-    """Why an application is not eligible: the rule's text and the numbers it mentions."""
+    """Why an application is not eligible: the rule's text, the answer it looked at and the
+    rule's value, and the rule's field (whose question's kind says how to show them)."""
 
     texts: dict[str, str]
     value: Any = None
     limit: Any = None
+    field: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"texts": self.texts, "value": self.value, "limit": self.limit}
+        return {"texts": self.texts, "value": self.value, "limit": self.limit, "field": self.field}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reason:
-        return cls(texts=data["texts"], value=data.get("value"), limit=data.get("limit"))
+        return cls(
+            texts=data["texts"],
+            value=data.get("value"),
+            limit=data.get("limit"),
+            field=data.get("field"),  # None in reasons stored before it was kept
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,10 @@ def check_rule(rule: Rule, answers: dict[str, Any]) -> tuple[bool, Any, bool]:
     return compare(value, rule.op, rule.value), value, stated
 
 
+def _reason(rule: Rule, value: Any) -> Reason:
+    return Reason(rule.reason.model_dump(), value=value, limit=rule.value, field=rule.field)
+
+
 def evaluate(spec: AudienceSpec, answers: dict[str, Any]) -> Verdict:
     reasons: list[Reason] = []
     needs_review = False
@@ -67,7 +78,7 @@ def evaluate(spec: AudienceSpec, answers: dict[str, Any]) -> Verdict:
         passes, value, stated = check_rule(rule, answers)
         needs_review = needs_review or stated
         if not passes:
-            reasons.append(Reason(rule.reason.model_dump(), value=value, limit=rule.value))
+            reasons.append(_reason(rule, value))
     return Verdict(eligible=not reasons, reasons=reasons, needs_review=needs_review)
 
 
@@ -82,3 +93,51 @@ def official_checks(spec: AudienceSpec, question_id: str, answers: dict[str, Any
         if value is not None:
             checks.append(compare(value, rule.op, rule.value))
     return checks
+
+
+def _inputs(rule: Rule) -> set[str]:
+    return {field.split(".", 1)[0] for field in (rule.field, rule.fallback_field) if field}
+
+
+def decided(rule: Rule, answers: dict[str, Any]) -> bool:
+    """Every answer the rule reads is given: its question's, and where the official figure
+    is missing, the person's own statement. `answers` holds the shown, complete answers only."""
+    if rule.question_id not in answers:
+        return False
+    if rule.fallback_field is not None and resolve(answers, rule.field) is None:
+        return rule.fallback_field.split(".", 1)[0] in answers
+    return True
+
+
+def decided_verdict(spec: AudienceSpec, answers: dict[str, Any]) -> Verdict:
+    """The verdict of the rules already decided: what an application stopped early is."""
+    reasons: list[Reason] = []
+    needs_review = False
+    for rule in spec.eligibility:
+        if not decided(rule, answers):
+            continue
+        passes, value, stated = check_rule(rule, answers)
+        needs_review = needs_review or stated
+        if not passes:
+            reasons.append(_reason(rule, value))
+    return Verdict(eligible=not reasons, reasons=reasons, needs_review=needs_review)
+
+
+def ruled_out_by(spec: AudienceSpec, answers: dict[str, Any], question_id: str) -> list[Reason]:
+    """Reasons the answer to `question_id` already decides against the application: rules
+    that read it and whose every input is known. Rules on questions not answered yet wait."""
+    return [
+        reason
+        for rule, reason in _failing_decided(spec, answers)
+        if question_id in _inputs(rule)
+    ]
+
+
+def _failing_decided(spec: AudienceSpec, answers: dict[str, Any]) -> list[tuple[Rule, Reason]]:
+    failing = []
+    for rule in spec.eligibility:
+        if decided(rule, answers):
+            passes, value, _stated = check_rule(rule, answers)
+            if not passes:
+                failing.append((rule, _reason(rule, value)))
+    return failing

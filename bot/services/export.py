@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import place_names
+from bot import place_names, reasons
 from bot.i18n import LANGUAGE_NAMES, _, __
-from bot.programme import Programme, Question
+from bot.programme import AudienceSpec, Programme, Question
 from db.models import Application, Booking, Event, Person
 
 if TYPE_CHECKING:  # openpyxl is imported by the export itself: ~5 MB the bot needs only then
@@ -134,13 +134,10 @@ def _answer(question: Question, value: Any, language: str) -> Any:
     return value
 
 
-def _reasons(application: Application, language: str) -> str:
-    lines = []
-    for reason in application.eligibility_reasons or []:
-        texts = reason.get("texts") or {}
-        text = texts.get(language) or texts.get("en", "")
-        lines.append(text.format(value=reason.get("value"), limit=reason.get("limit")))
-    return "; ".join(lines)
+def _reasons(spec: AudienceSpec, application: Application, language: str) -> str:
+    """The reasons as the person read them (bot.reasons), plain text for a spreadsheet."""
+    stored = reasons.stored_reasons(application.eligibility_reasons)
+    return "; ".join(reasons.render_reason(spec, r, language, markup=False) for r in stored)
 
 
 async def _audience_sheet(
@@ -194,7 +191,7 @@ async def _audience_sheet(
             local(application.created_at),
             local(application.submitted_at),
             _("Yes") if application.needs_review else None,
-            _reasons(application, language),
+            _reasons(spec, application, language),
             local(person.blocked_at),
         ]
         for question, part in columns:

@@ -7,7 +7,7 @@ resumes exactly where they left off, after a restart or days later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +33,19 @@ class ApplicationsClosed(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    """What the person should see now: a question (with its place in the list) or the summary."""
+    """What the person should see now: a question (with its place in the list) or the summary.
+
+    `ruled_out`: the answer just given to `question` already makes the application ineligible
+    (the reasons); the person may change it or stop there. `answer_rules_out`: the answer
+    shown on the question's card does (nothing to keep).
+    """
 
     application: Application
     question: Question | None
     number: int = 0
     total: int = 0
+    ruled_out: tuple[eligibility.Reason, ...] = ()
+    answer_rules_out: bool = False
 
     @property
     def at_summary(self) -> bool:
@@ -61,9 +68,36 @@ def visible_questions(spec: AudienceSpec, answers: dict[str, Any]) -> list[Quest
     return shown
 
 
+def possible_questions(spec: AudienceSpec, answers: dict[str, Any]) -> list[Question]:
+    """Questions shown, or that may still be shown: a condition on a question not answered yet
+    may still hold. Answering only ever rules questions out, so counted this way the total of
+    "Question 3 of 17" never grows as a person goes on."""
+    possible: list[Question] = []
+    ids: set[str] = set()
+    seen: dict[str, Any] = {}
+    for question in spec.questions:
+        if all(
+            parse.holds(condition, seen)
+            if condition.question_id in seen
+            else condition.question_id in ids
+            for condition in question.show_if
+        ):
+            possible.append(question)
+            ids.add(question.id)
+            if question.id in answers:
+                seen[question.id] = answers[question.id]
+    return possible
+
+
 def effective_answers(spec: AudienceSpec, answers: dict[str, Any]) -> dict[str, Any]:
     """Answers to the questions still shown (a gmina answer no longer counts for a powiat)."""
     return {q.id: answers[q.id] for q in visible_questions(spec, answers) if q.id in answers}
+
+
+def settled_answers(spec: AudienceSpec, answers: dict[str, Any]) -> dict[str, Any]:
+    """Effective answers that are complete: a multiple choice still being chosen waits."""
+    choosing = set(answers.get("_choosing", ()))
+    return {k: v for k, v in effective_answers(spec, answers).items() if k not in choosing}
 
 
 def _is_answered(question: Question, answers: dict[str, Any]) -> bool:
@@ -74,11 +108,29 @@ def _is_answered(question: Question, answers: dict[str, Any]) -> bool:
 
 
 def _step_for(application: Application, spec: AudienceSpec, question_id: str | None) -> Step:
-    shown = visible_questions(spec, application.answers)
-    for number, question in enumerate(shown, start=1):
+    # A question's card counts with the answers before it only: its own answer (being given,
+    # or changed) and later ones do not move its "3 of 17".
+    answers = application.answers
+    if question_id is not None:
+        before: set[str] = set()
+        for question in spec.questions:
+            if question.id == question_id:
+                break
+            before.add(question.id)
+        answers = {k: v for k, v in answers.items() if k in before}
+    possible = possible_questions(spec, answers)
+    for number, question in enumerate(possible, start=1):
         if question.id == question_id:
-            return Step(application, question, number, len(shown))
-    return Step(application, None, 0, len(shown))
+            step = Step(application, question, number, len(possible))
+            if question_id in application.answers and _rules_out(spec, application, question_id):
+                return replace(step, answer_rules_out=True)
+            return step
+    return Step(application, None, 0, len(possible))
+
+
+def _rules_out(spec: AudienceSpec, application: Application, question_id: str) -> bool:
+    settled = settled_answers(spec, application.answers)
+    return bool(eligibility.ruled_out_by(spec, settled, question_id))
 
 
 def _first_open(spec: AudienceSpec, answers: dict[str, Any]) -> Question | None:
@@ -204,7 +256,25 @@ def _store(
     answers = dict(application.answers)
     answers[question.id] = value
     _save(application, answers)
-    return _advance(programme, application)
+    spec = programme.audience(application.audience)
+    settled = settled_answers(spec, application.answers)
+    reasons = eligibility.ruled_out_by(spec, settled, question.id)
+    if not reasons:
+        if application.is_submitted and not application.editing:
+            # Stopped at an answer that ruled it out, now changed: a draft again, to be sent.
+            applications.change(
+                application,
+                status="draft",
+                submitted_at=None,
+                eligibility_reasons=None,
+                needs_review=False,
+            )
+        return _advance(programme, application)
+    # Ineligible already: say so now, on this question, rather than after ten more.
+    applications.change(application, current_question=question.id)
+    if application.is_submitted:  # what was sent now reads this answer
+        _record(application, eligibility.decided_verdict(spec, settled))
+    return replace(current_step(programme, application), ruled_out=tuple(reasons))
 
 
 def _question(programme: Programme, application: Application, question_id: str) -> Question:
@@ -322,6 +392,45 @@ def skip(programme: Programme, application: Application, question_id: str, now: 
     return _store(programme, application, question, None, now)
 
 
+def keep(programme: Programme, application: Application, question_id: str, now: datetime) -> Step:
+    """The answer shown on the card stays as it is (one tap after Back): on to the next."""
+    question = _question(programme, application, question_id)
+    if question_id not in application.answers or question.kind == "multiple_choice":
+        raise StaleAction(question_id)
+    return _store(programme, application, question, application.answers[question_id], now)
+
+
+def revisit(programme: Programme, application: Application, question_id: str) -> Step:
+    """The card of the question whose answer ruled the application out, to change it."""
+    _ensure_current(application, question_id)
+    return current_step(programme, application)
+
+
+def stop(
+    programme: Programme, application: Application, question_id: str, now: datetime
+) -> eligibility.Verdict:
+    """Stop at an answer that rules the application out: it is kept as ineligible, with its
+    reasons, for the programme team's records. The person may still change the answer (and
+    go on) until applications close."""
+    _ensure_current(application, question_id)
+    if not programme.is_open(now):
+        raise ApplicationsClosed()
+    spec = programme.audience(application.audience)
+    settled = settled_answers(spec, application.answers)
+    if not eligibility.ruled_out_by(spec, settled, question_id):
+        raise StaleAction(question_id)
+    verdict = eligibility.decided_verdict(spec, settled)
+    if not application.is_submitted:
+        applications.change(application, submitted_at=utcnow())
+    _record(application, verdict)
+    # A complete form goes back to its summary; else the person stays on this question.
+    if _first_open(spec, application.answers) is None:
+        applications.change(application, current_question=None, editing=False)
+    else:
+        applications.change(application, editing=False)
+    return verdict
+
+
 def back(programme: Programme, application: Application, question_id: str) -> Step:
     """The question before this one (answers are kept, so the person sees and can keep them)."""
     _ensure_current(application, question_id)
@@ -362,15 +471,19 @@ def leave_edit(programme: Programme, application: Application, question_id: str)
     return current_step(programme, application)
 
 
-def reevaluate(programme: Programme, application: Application) -> eligibility.Verdict:
-    spec = programme.audience(application.audience)
-    verdict = eligibility.evaluate(spec, effective_answers(spec, application.answers))
+def _record(application: Application, verdict: eligibility.Verdict) -> None:
     applications.change(
         application,
         status="eligible" if verdict.eligible else "ineligible",
         eligibility_reasons=[reason.as_json() for reason in verdict.reasons],
         needs_review=verdict.needs_review,
     )
+
+
+def reevaluate(programme: Programme, application: Application) -> eligibility.Verdict:
+    spec = programme.audience(application.audience)
+    verdict = eligibility.evaluate(spec, effective_answers(spec, application.answers))
+    _record(application, verdict)
     return verdict
 
 

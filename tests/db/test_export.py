@@ -224,3 +224,25 @@ async def test_words_and_sheet_names_in_the_staff_language(session, data):
         io.BytesIO(export.to_xlsx([municipality, intern, events, bookings]))
     )
     assert workbook.sheetnames == ["Samorządy", "Stażyści z Ukrainy", "Wydarzenia", "Zapisy"]
+
+
+def test_reasons_are_rendered_by_their_questions_kind() -> None:
+    """A stored reason reads as the person read it: a yes/no value is "Nie", a limit a number."""
+    spec = PROGRAMME.audience("municipality")
+    stored = [
+        {
+            "texts": {"pl": "Otwartość: {value}.", "en": "Open: {value}."},
+            "value": False,
+            "limit": True,
+            "field": "partnership_openness",
+        },
+        {
+            "texts": {"pl": "<b>{value}</b> mieszkańców, limit {limit}."},
+            "value": 1861599,
+            "limit": 120000,
+            "field": "gmina",
+        },
+    ]
+    application = Application(eligibility_reasons=stored)
+    text = export._reasons(spec, application, "pl")  # no update's context: as from the CLI
+    assert text == "Otwartość: Nie.; 1\xa0861\xa0599 mieszkańców, limit 120\xa0000."

@@ -68,7 +68,8 @@ async def test_prefill_from_deep_link_and_gmina_snapshot(session, programme) -> 
     assert gmina["population_year"] == 2023 and gmina["kind"] == "gmina miejsko-wiejska"
     step = questionnaire.current_step(programme, application)
     assert step.question.id == "contact_name"
-    assert (step.number, step.total) == (3, 16)
+    # Counted: every question still possible (the powiat and stated-population ones are not).
+    assert (step.number, step.total) == (3, 17)
 
 
 async def test_full_journey_is_eligible(session, programme) -> None:
@@ -85,16 +86,93 @@ async def test_full_journey_is_eligible(session, programme) -> None:
     assert application.submitted_at is not None
 
 
-async def test_big_city_is_ineligible_with_reason(session, programme) -> None:
+async def test_big_city_is_ruled_out_at_once_and_may_stop_there(session, programme) -> None:
     async with session.begin():
         _p, application = await _gmina_application(session, programme, "warszawa", "1465011")
-        _fill_rest(programme, application)
-        verdict = questionnaire.submit(programme, application, NOW)
+        step = questionnaire.current_step(programme, application)
+        # Told at the gmina question, not after fourteen more: the rule's inputs are all known.
+        assert application.current_question == "gmina"
+        with pytest.raises(StaleAction):  # not submitted: the form stays where it is
+            questionnaire.submit(programme, application, NOW)
+        verdict = questionnaire.stop(programme, application, "gmina", NOW)
+    assert step.question.id == "gmina"
     assert not verdict.eligible
     assert verdict.reasons[0].value == 1861599 and verdict.reasons[0].limit == 120000
-    assert application.status == "ineligible"
-    assert "120" in application.eligibility_reasons[0]["texts"]["pl"] or "{limit}" in (
-        application.eligibility_reasons[0]["texts"]["pl"])
+    assert verdict.reasons[0].field == "gmina.population"
+    assert application.status == "ineligible" and application.submitted_at is not None
+    # Only the decided rule: the mentor, not asked yet, is no reason.
+    assert [r["field"] for r in application.eligibility_reasons] == ["gmina.population"]
+    assert application.current_question == "gmina"  # may still change it
+
+
+async def test_changing_the_answer_after_stopping_makes_a_draft_again(session, programme) -> None:
+    async with session.begin():
+        _p, application = await _gmina_application(session, programme, "warszawa", "1465011")
+        questionnaire.stop(programme, application, "gmina", NOW)
+        from bot.services import pickers
+
+        [hel] = [m for m in await pickers.search(session, "gmina", "hel") if m.name == "Hel"]
+        step = await questionnaire.pick_place(session, programme, application, "gmina",
+                                              hel.teryt, NOW)
+        assert step.question.id == "contact_name"
+        assert application.status == "draft" and application.submitted_at is None
+        assert not application.eligibility_reasons
+        _fill_rest(programme, application)
+        verdict = questionnaire.submit(programme, application, NOW)
+    assert verdict.eligible and application.status == "eligible"
+
+
+async def test_rules_on_questions_not_shown_yet_do_not_decide_early(session, programme) -> None:
+    async with session.begin():
+        _p, application = await _gmina_application(session, programme, "szczawa", "1207132")
+        # No official figure: the population rule waits for the person's own number.
+        assert application.current_question == "stated_population"
+        step = questionnaire.answer_typed(programme, application, "200 000", "pl", NOW)
+        assert step.ruled_out and step.question.id == "stated_population"
+        step = questionnaire.answer_typed(programme, application, "3 500", "pl", NOW)
+        assert not step.ruled_out and step.question.id == "contact_name"
+        for text in ("Anna Kowalska", "Sekretarz gminy", "anna@wadowice.pl", "600 100 200"):
+            step = questionnaire.answer_typed(programme, application, text, "pl", NOW)
+            assert not step.ruled_out  # the mentor rule waits for the mentor question
+        step = questionnaire.answer_choice(programme, application, "partnership_openness", "no",
+                                           NOW)
+        assert step.question.id == "partnership_openness" and len(step.ruled_out) == 1
+        assert application.status == "draft"  # nothing sent until the person says so
+        step = questionnaire.revisit(programme, application, "partnership_openness")
+        assert step.question.id == "partnership_openness" and not step.ruled_out
+        step = questionnaire.answer_choice(programme, application, "partnership_openness", "yes",
+                                           NOW)
+        assert step.question.id == "ukraine_contacts"
+        with pytest.raises(StaleAction):  # nothing rules it out now
+            questionnaire.stop(programme, application, "ukraine_contacts", NOW)
+
+
+async def test_progress_total_never_grows(session, programme) -> None:
+    async with session.begin():
+        person = await _person(session)
+        application = await questionnaire.begin(session, person, programme, "municipality")
+        totals = [questionnaire.current_step(programme, application).total]
+        questionnaire.answer_choice(programme, application, "lg_type", "gmina", NOW)
+        totals.append(questionnaire.current_step(programme, application).total)
+        from bot.services import pickers
+
+        [match] = [m for m in await pickers.search(session, "gmina", "szczawa")]
+        step = await questionnaire.pick_place(session, programme, application, "gmina",
+                                              match.teryt, NOW)
+        totals.append(step.total)
+        numbers = [step.number]
+        for text in ("3 500", "Anna Kowalska", "Sekretarz gminy", "anna@szczawa.pl",
+                     "600 100 200"):
+            step = questionnaire.answer_typed(programme, application, text, "pl", NOW)
+            totals.append(step.total)
+            numbers.append(step.number)
+        step = questionnaire.answer_choice(programme, application, "partnership_openness", "yes",
+                                           NOW)
+        step = questionnaire.answer_choice(programme, application, "ukraine_contacts", "no", NOW)
+        totals.append(step.total)
+    assert totals == sorted(totals, reverse=True), totals
+    assert totals[0] == len(programme.audience("municipality").questions)
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
 async def test_no_official_population_asks_and_flags_for_review(session, programme) -> None:
@@ -136,8 +214,15 @@ async def test_edit_from_summary_returns_to_summary_and_reevaluates(session, pro
         assert step.question.id == "partnership_openness" and application.editing
         step = questionnaire.answer_choice(programme, application, "partnership_openness", "no",
                                            NOW)
+        # Said at once; what was sent now reads this answer.
+        assert step.ruled_out and application.status == "ineligible"
+        questionnaire.stop(programme, application, "partnership_openness", NOW)
+        assert application.current_question is None and not application.editing
+        questionnaire.edit(programme, application, "partnership_openness", NOW)
+        step = questionnaire.answer_choice(programme, application, "partnership_openness", "yes",
+                                           NOW)
         assert step.at_summary and not application.editing
-    assert application.status == "ineligible"  # re-evaluated after the change
+    assert application.status == "eligible"  # re-evaluated after the change back
 
 
 async def test_edit_opening_a_branch_asks_it_then_returns(session, programme) -> None:

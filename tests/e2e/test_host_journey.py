@@ -77,7 +77,7 @@ async def test_whole_journey(bot, user_factory, tg, lang: str, clock) -> None:
     user = user_factory(language_code=lang)
     await begin_as_host(user, lang)
     card = user.last_message()
-    assert f"{LABELS[lang]['question']} 2 {'z' if lang == 'pl' else 'з'} 16" in card.text
+    assert f"{LABELS[lang]['question']} 2 {'z' if lang == 'pl' else 'з'} 18" in card.text
 
     await pick_gmina(user, "wadowice", "Wadowice ·")
     confirmation = user.messages()[-2].text
@@ -194,20 +194,61 @@ async def test_ambiguous_and_diacritic_free_names(bot, user_factory) -> None:
     assert (await application_of(bot, user)).answers["gmina"]["name"] == "Wadowice"
 
 
-async def test_over_the_limit_city_is_ineligible(bot, user_factory) -> None:
+async def test_over_the_limit_city_is_told_at_once_and_may_stop(bot, user_factory) -> None:
     user = user_factory()
     await begin_as_host(user, "pl")
     await pick_gmina(user, "Warszawa", "Warszawa")
     assert "⚠️" in user.messages()[-2].text
-    await answer_rest(user, "pl")
-    await user.press("Wyślij zgłoszenie")
+    card = user.last_message()  # at once, not fourteen questions later
+    assert "nie spełnia kryteriów" in card.text
+    assert "120\xa0000" in card.text and "1\xa0861\xa0599" in card.text
+    assert card.buttons == [["✏️ Zmień odpowiedź"], ["Zakończ w tym miejscu"]]
+    await user.press("Zakończ w tym miejscu")
     verdict = user.last_message()
-    assert "120\xa0000" in verdict.text and "1\xa0861\xa0599" in verdict.text
+    assert "Zachowaliśmy" in verdict.text and "1\xa0861\xa0599" in verdict.text
     assert "Powiadom mnie" in str(verdict.buttons)
     await user.press("Powiadom mnie")
     application = await application_of(bot, user)
-    assert application.status == "ineligible"
+    assert application.status == "ineligible" and application.submitted_at is not None
     assert application.eligibility_reasons[0]["value"] == 1861599
+    assert len(application.eligibility_reasons) == 1  # rules on later questions wait
+    await user.send("/start")  # what was kept, then the answer that can still be changed
+    assert "zachowane jako niespełniające" in user.messages()[-2].text
+    card = user.last_message()
+    assert "nazwę gminy" in card.text and "Warszawa" in card.text
+    assert not any("Bez zmian" in label for row in card.buttons for label in row)
+
+
+async def test_changing_the_ruling_answer_carries_on(bot, user_factory) -> None:
+    user = user_factory()
+    await begin_as_host(user, "pl")
+    await pick_gmina(user, "Kraków", "Kraków")
+    await user.press("Zmień odpowiedź")
+    assert "Pytanie 2 z" in user.last_message().text
+    await pick_gmina(user, "Hel", "Hel")
+    assert "Pytanie 3 z" in user.last_message().text
+    await answer_rest(user, "pl")
+    await user.press("Wyślij zgłoszenie")
+    assert (await application_of(bot, user)).status == "eligible"
+
+
+async def test_partnership_no_is_told_at_once_and_the_verdict_reaches_the_person(
+    bot, user_factory
+) -> None:
+    """Issue 17: "Nie" to the partnership question crashed the verdict (a bool as a number)."""
+    user = user_factory()
+    await begin_as_host(user, "pl")
+    await pick_gmina(user, "Hel", "Hel")
+    for text in ("Anna Kowalska", "Burmistrz", "anna@hel.pl", "600 100 200"):
+        await user.send(text)
+    await user.press("Nie")
+    card = user.last_message()
+    assert "otwartych na współpracę partnerską" in card.text and "{" not in card.text
+    await user.press("Zakończ w tym miejscu")
+    assert "Zachowaliśmy" in user.last_message().text
+    application = await application_of(bot, user)
+    assert application.status == "ineligible"
+    assert application.eligibility_reasons[0]["field"] == "partnership_openness"
 
 
 async def test_lower_limit_is_a_programme_edit(start_bot, user_factory, tmp_path: Path) -> None:
@@ -223,8 +264,8 @@ async def test_lower_limit_is_a_programme_edit(start_bot, user_factory, tmp_path
     await begin_as_host(user, "pl")
     await pick_gmina(user, "wadowice", "Wadowice ·")
     assert "⚠️" in user.messages()[-2].text  # 36 475 is now over the limit
-    await answer_rest(user, "pl")
-    await user.press("Wyślij zgłoszenie")
+    assert "30\xa0000" in user.last_message().text  # and the reason says so at once
+    await user.press("Zakończ w tym miejscu")
     assert (await application_of(app, user)).status == "ineligible"
     assert "30\xa0000" in user.last_message().text
 

@@ -65,9 +65,11 @@ async def test_invited_intern_applies_in_ukrainian(bot, user_factory) -> None:
 async def test_specialist_is_ineligible_with_a_respectful_reason(bot, user_factory) -> None:
     user = user_factory(language_code="uk")
     await intern_up_to_hromada(user, await new_invite(bot))
-    await finish_intern(user, level="Спеціаліст")
-    verdict = user.last_message().text
-    assert "керівників середньої та вищої ланки" in verdict
+    await user.press("Спеціаліст")
+    card = user.last_message().text  # said at once, with two ways on
+    assert "керівників середньої та вищої ланки" in card
+    await user.press("Зупинитися тут")
+    assert "керівників середньої та вищої ланки" in user.last_message().text
     assert (await application_of(bot, user)).status == "ineligible"
 
 
