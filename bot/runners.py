@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import lean_aiogram
 from bot.app import App
 from bot.commands import register_commands
+from bot.delivery import Sender
 from bot.scheduler import create_scheduler, create_sender
 from bot.webhook import create_webhook_app
 
@@ -57,15 +59,17 @@ def pin_mmap_threshold(size: int = 128 * 1024) -> None:
 
 
 @asynccontextmanager
-async def background_jobs(app: App) -> AsyncIterator[None]:
-    """The outbox sender, ticked by APScheduler, for as long as the bot runs. On the way out
-    the sends in flight finish and are recorded, and claimed rows not yet sent are given back,
-    so a graceful restart repeats nothing."""
-    sender = create_sender(app)
+async def background_jobs(
+    app: App, sender: Sender | None = None
+) -> AsyncIterator[AsyncIOScheduler]:
+    """The outbox sender, ticked by APScheduler, for as long as the bot runs (`run` and the
+    console alike). On the way out the sends in flight finish and are recorded, and claimed
+    rows not yet sent are given back, so a graceful restart repeats nothing."""
+    sender = sender or create_sender(app)
     scheduler = create_scheduler(app, sender)
     scheduler.start()
     try:
-        yield
+        yield scheduler
     finally:
         scheduler.shutdown(wait=False)
         await sender.close()
