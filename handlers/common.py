@@ -6,14 +6,25 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 
+from bot.commands import public_commands, staff_commands
 from bot.i18n import _
 from bot.responder import Responder
+from db.models import Person
 from handlers.routing import Router
 from handlers.texts import help_text
 
 
-async def show_help(message: Message, responder: Responder) -> None:
-    responder.send(help_text())
+async def show_help(message: Message, responder: Responder, person: Person | None = None) -> None:
+    text = help_text()
+    if person is not None and person.role in ("staff", "admin"):
+        public = {command.command for command in public_commands()}
+        lines = [
+            f"/{command.command} — {command.description}"
+            for command in staff_commands(admin=person.role == "admin")
+            if command.command not in public
+        ]
+        text += "\n\n<b>" + _("For staff") + "</b>\n" + "\n".join(lines)
+    responder.send(text)
 
 
 async def cancel(message: Message, responder: Responder, state: FSMContext) -> None:
