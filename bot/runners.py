@@ -13,13 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import lean_aiogram
 from bot.app import App
 from bot.commands import register_commands
 from bot.delivery import Sender
-from bot.scheduler import create_scheduler, create_sender
+from bot.scheduler import Scheduler, create_scheduler, create_sender
 from bot.webhook import create_webhook_app
 
 log = logging.getLogger(__name__)
@@ -59,9 +58,7 @@ def pin_mmap_threshold(size: int = 128 * 1024) -> None:
 
 
 @asynccontextmanager
-async def background_jobs(
-    app: App, sender: Sender | None = None
-) -> AsyncIterator[AsyncIOScheduler]:
+async def background_jobs(app: App, sender: Sender | None = None) -> AsyncIterator[Scheduler]:
     """The outbox sender, ticked by APScheduler, for as long as the bot runs (`run` and the
     console alike). On the way out the sends in flight finish and are recorded, and claimed
     rows not yet sent are given back, so a graceful restart repeats nothing."""
@@ -71,8 +68,8 @@ async def background_jobs(
     try:
         yield scheduler
     finally:
-        scheduler.shutdown(wait=False)
-        await sender.close()
+        await sender.close()  # a tick running now returns at once
+        await scheduler.stop()  # the other jobs finish what they are doing
 
 
 async def run_polling(app: App) -> None:
