@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot
@@ -110,6 +111,8 @@ class App:
     bot: Bot
     dispatcher: Dispatcher
     programme: Programme
+    # What the handlers, the sender and the scheduled jobs take as "now" (tests move it).
+    clock: Callable[[], datetime] = utcnow
 
 
 @asynccontextmanager
@@ -122,6 +125,7 @@ async def build_app(
 ) -> AsyncIterator[App]:
     """Everything the bot needs, built in order and torn down in reverse, whatever happens."""
     programme = load_programme(settings.programme_file or default_programme_path())
+    clock = workflow_data.setdefault("clock", utcnow)
     if programme.demo:
         log.warning(
             "running the DEMO programme %s; set PROGRAMME_FILE for a real call", programme.id
@@ -143,7 +147,7 @@ async def build_app(
             programme=programme,
             **workflow_data,
         )
-        yield App(settings, engine, sessionmaker, i18n, bot, dispatcher, programme)
+        yield App(settings, engine, sessionmaker, i18n, bot, dispatcher, programme, clock)
     finally:
         if bot is not None:
             await bot.session.close()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from gettext import ngettext
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -136,7 +139,8 @@ async def cmd_programme_check(settings: Settings, args: argparse.Namespace) -> i
 
 
 EVENT_ERRORS = {
-    "bad_time": "times look like 2026-04-08 10:00 or 8.04.2026 10:00 (Warsaw time)",
+    "bad_time": "times look like 2027-04-08 10:00, 8.04.2027 10:00, +7d 10:00 or "
+    "tomorrow 10:00 (Warsaw time)",
     "no_such_time": "that time does not exist in Warsaw (the clocks go forward then)",
     "past": "the start must be in the future",
     "unknown": "no such event in this programme",
@@ -181,7 +185,7 @@ async def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
                 draft = events.EventDraft(
                     kind=args.kind, audience=args.audience,
                     title={"pl": args.title_pl, "uk": args.title_uk, "en": args.title_en},
-                    starts_at=events.parse_local_time(args.start, zone),
+                    starts_at=_start(args.start, zone, now),
                     duration_minutes=args.duration, capacity=_capacity(args.capacity),
                     join_link=args.link, place=args.place,
                 )
@@ -194,16 +198,53 @@ async def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
                 await events.edit(session, programme, event, changes, now)
                 print(f"event {event.id} changed: {', '.join(sorted(changes)) or 'nothing'}")
             elif args.action == "move":
-                starts_at = events.parse_local_time(args.start, zone)
+                starts_at = _start(args.start, zone, now)
                 told = await events.move(session, programme, event, starts_at, now)
-                print(f"event {event.id} moved; {told} people will be told")
+                print(_told(event.id, True, told))
             else:
                 told = await events.cancel(session, programme, event, now)
-                print(f"event {event.id} cancelled; {told} people will be told")
+                print(_told(event.id, False, told))
     except (events.EventError, booking.BookingError) as exc:
         print(f"event: {EVENT_ERRORS.get(exc.code, exc.code)}", file=sys.stderr)
         return 1
     return 0
+
+
+_RELATIVE_START = re.compile(
+    r"^(?:\+(?P<days>\d{1,3})d|(?P<tomorrow>tomorrow))\s+(?P<time>\d{1,2}:\d{2})$"
+)
+
+
+def _start(text: str, zone: str, now: datetime) -> datetime:
+    """An absolute time as the bot reads it, or one relative to today in `zone`: "+7d 10:00"
+    or "tomorrow 10:00" (examples that work on any day)."""
+    from zoneinfo import ZoneInfo
+
+    from bot.services import events
+
+    match = _RELATIVE_START.match(text.strip())
+    if match:
+        days = int(match["days"]) if match["days"] else 1
+        day = now.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
+        text = f"{day:%Y-%m-%d} {match['time']}"
+    return events.parse_local_time(text, zone)
+
+
+def _told(event_id: int, moved: bool, count: int) -> str:
+    # The CLI speaks English only: the standard library's gettext picks the English form.
+    if moved:
+        text = ngettext(
+            "event {id} moved; {count} person will be told",
+            "event {id} moved; {count} people will be told",
+            count,
+        )
+    else:
+        text = ngettext(
+            "event {id} cancelled; {count} person will be told",
+            "event {id} cancelled; {count} people will be told",
+            count,
+        )
+    return text.format(id=event_id, count=count)
 
 
 def _capacity(value: str | None) -> int | None:
@@ -349,7 +390,8 @@ def _add_event_commands(sub: Any) -> None:
     listing = event_sub.add_parser("list", help="events from a week ago on")
     listing.add_argument("--all", action="store_true", help="past events too")
     create = event_sub.add_parser("create", help="create an event")
-    create.add_argument("--start", required=True, help='"2026-04-08 10:00", Warsaw time')
+    create.add_argument("--start", required=True,
+                        help='"2027-04-08 10:00" or "+7d 10:00" (a week from today), Warsaw time')
     for lang in ("pl", "uk", "en"):
         create.add_argument(f"--title-{lang}", required=True, help=f"title in {lang}")
     create.add_argument("--kind", default="info_meeting",
@@ -367,7 +409,8 @@ def _add_event_commands(sub: Any) -> None:
         edit.add_argument(f"--title-{lang}", help=f"title in {lang}")
     move = event_sub.add_parser("move", help="move an event; everyone booked is told")
     move.add_argument("event_id", type=int)
-    move.add_argument("--start", required=True, help='"2026-04-08 10:00", Warsaw time')
+    move.add_argument("--start", required=True,
+                      help='"2027-04-08 10:00" or "+7d 10:00", Warsaw time')
     cancel = event_sub.add_parser("cancel", help="cancel an event; everyone booked is told")
     cancel.add_argument("event_id", type=int)
     event.set_defaults(func=cmd_event)

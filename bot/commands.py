@@ -46,6 +46,7 @@ def staff_commands(admin: bool) -> list[BotCommand]:
         BotCommand(command="broadcast", description=_("Send a message to a group of people")),
         BotCommand(command="broadcasts", description=_("Scheduled and running broadcasts")),
         BotCommand(command="events", description=_("Events: dates, seats, attendance")),
+        BotCommand(command="newevent", description=_("Create an event")),
         BotCommand(command="invite", description=_("Invitation links for interns")),
         BotCommand(command="match", description=_("Match interns with hosts")),
     ]

@@ -17,7 +17,8 @@ from aiohttp import web
 from bot import lean_aiogram
 from bot.app import App
 from bot.commands import register_commands
-from bot.scheduler import create_scheduler, create_sender
+from bot.delivery import Sender
+from bot.scheduler import Scheduler, create_scheduler, create_sender
 from bot.webhook import create_webhook_app
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,18 @@ def pin_mmap_threshold(size: int = 128 * 1024) -> None:
 
 
 @asynccontextmanager
-async def background_jobs(app: App) -> AsyncIterator[None]:
-    """The outbox sender, ticked by APScheduler, for as long as the bot runs. On the way out
-    the sends in flight finish and are recorded, and claimed rows not yet sent are given back,
-    so a graceful restart repeats nothing."""
-    sender = create_sender(app)
+async def background_jobs(app: App, sender: Sender | None = None) -> AsyncIterator[Scheduler]:
+    """The outbox sender, ticked by APScheduler, for as long as the bot runs (`run` and the
+    console alike). On the way out the sends in flight finish and are recorded, and claimed
+    rows not yet sent are given back, so a graceful restart repeats nothing."""
+    sender = sender or create_sender(app)
     scheduler = create_scheduler(app, sender)
     scheduler.start()
     try:
-        yield
+        yield scheduler
     finally:
-        scheduler.shutdown(wait=False)
-        await sender.close()
+        await sender.close()  # a tick running now returns at once
+        await scheduler.stop()  # the other jobs finish what they are doing
 
 
 async def run_polling(app: App) -> None:

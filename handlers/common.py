@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.about import about_text, contact_line
+from bot.commands import public_commands, staff_commands
 from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
@@ -21,9 +22,20 @@ from handlers.routing import Router
 from handlers.texts import help_text
 
 
-async def show_help(message: Message, responder: Responder, programme: Programme) -> None:
+async def show_help(
+    message: Message, responder: Responder, programme: Programme, person: Person | None = None
+) -> None:
     about = _("/about — the programme: who can take part, dates, contact")
-    responder.send(f"{help_text()}\n{about}\n\n{contact_line(programme)}")
+    text = f"{help_text()}\n{about}"
+    if person is not None and person.role in ("staff", "admin"):
+        public = {command.command for command in public_commands()}
+        lines = [
+            f"/{command.command} — {command.description}"
+            for command in staff_commands(admin=person.role == "admin")
+            if command.command not in public
+        ]
+        text += "\n\n<b>" + _("For staff") + "</b>\n" + "\n".join(lines)
+    responder.send(f"{text}\n\n{contact_line(programme)}")
 
 
 async def show_about(

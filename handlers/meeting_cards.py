@@ -73,16 +73,15 @@ def dates_card(
     *,
     intro: str,
     back: Booking | None = None,
+    none: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The dates to choose from under `intro`; with none, `none` instead of both (no "choose a
+    date" over nothing to choose)."""
     language = language_of(person)
     if not found:
-        text = (
-            intro
-            + "\n\n"
-            + _(
-                "There are no dates to choose from at the moment. We will write to you here as "
-                "soon as new ones are published."
-            )
+        text = none or _(
+            "There are no dates to choose from at the moment. We will write to you here as "
+            "soon as new ones are published."
         )
         rows = [button(_("← Back"), BookingAction(a="back", b=back.id).pack())] if back else []
         return text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None

@@ -210,11 +210,15 @@ async def _change(ctx: Ctx, booking_id: int) -> None:
     seat = await ctx.own(booking_id)
     # Another date of the same kind: a date of another kind would be a second booking.
     found = [e for e in await _open(ctx) if e.id != seat.event.id and e.kind == seat.event.kind]
-    intro = _("Choose the new date. Until then your booking for {date} stays.").format(
-        date=ctx.when(seat.event.starts_at)
-    )
+    date = ctx.when(seat.event.starts_at)
+    intro = _("Choose the new date. Until then your booking for {date} stays.").format(date=date)
+    # People holding a booking are not told of new dates (events.announce): say where to look.
+    none = _(
+        "There is no other date yet. Your booking for {date} stays; /meetings shows new dates "
+        "as soon as they are published."
+    ).format(date=date)
     ctx.responder.edit(
-        *dates_card(found, ctx.person, ctx.programme, intro=intro, back=seat.booking)
+        *dates_card(found, ctx.person, ctx.programme, intro=intro, back=seat.booking, none=none)
     )
 
 

@@ -20,7 +20,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, __, format_datetime, ngettext
+from bot.i18n import LANGUAGE_NAMES, _, __, format_datetime, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
@@ -66,10 +66,7 @@ EVENT_ERRORS = {
         "Someone booked on this event already holds a booking of that kind, so the kind "
         "cannot be changed."
     ),
-    "title": __(
-        "Please send three lines: the title in Polish, Ukrainian and English "
-        "(at most 200 characters each)."
-    ),
+    "title": __("Please send the title as one line of at most 200 characters."),
     "duration": __("Please type the duration in minutes, e.g. 60."),
     "link": __("A join link must start with https://."),
     "not_started": __("Attendance can be marked once the event has started."),
@@ -464,7 +461,28 @@ async def typed_capacity(message: Message, responder: Responder, state: FSMConte
 async def typed_where(message: Message, responder: Responder, state: FSMContext) -> None:
     await _remember(state, **_where((message.text or "").strip()))
     await state.set_state(EventForm.titles)
-    responder.send(_("The title in three lines: Polish, Ukrainian, English."))
+    responder.send(
+        _(
+            "The title in <b>{language}</b>? (Or all three at once, one per line: Polish, "
+            "Ukrainian, English.)"
+        ).format(language=LANGUAGE_NAMES[events.TITLE_LANGUAGES[0]])
+    )
+
+
+def _titles(text: str, known: dict[str, str]) -> dict[str, str]:
+    """One title per message, a language at a time (all a console or a phone can send), or
+    all three at once in three lines."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not known and len(lines) == len(events.TITLE_LANGUAGES):
+        titles = dict(zip(events.TITLE_LANGUAGES, lines, strict=True))
+    elif len(lines) == 1:
+        language = next(code for code in events.TITLE_LANGUAGES if code not in known)
+        titles = {**known, language: lines[0]}
+    else:
+        raise EventError("title")
+    if any(len(title) > 200 for title in titles.values()):
+        raise EventError("title")
+    return titles
 
 
 async def typed_titles(
@@ -474,10 +492,15 @@ async def typed_titles(
     responder: Responder,
     state: FSMContext,
 ) -> None:
-    lines = [line.strip() for line in (message.text or "").splitlines() if line.strip()]
-    if len(lines) != 3:
-        raise EventError("title")
-    draft = await _remember(state, title=dict(zip(events.TITLE_LANGUAGES, lines, strict=True)))
+    known = (await state.get_data()).get("draft", {}).get("title") or {}
+    titles = _titles(message.text or "", known)
+    draft = await _remember(state, title=titles)
+    missing = [code for code in events.TITLE_LANGUAGES if code not in titles]
+    if missing:
+        responder.send(
+            _("The title in <b>{language}</b>?").format(language=LANGUAGE_NAMES[missing[0]])
+        )
+        return
     await state.set_state(EventForm.confirm)
     preview = _draft(draft)
     event = Event(

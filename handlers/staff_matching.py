@@ -103,9 +103,14 @@ async def choose_host(
         if host is None:
             raise StaleAction("host")
         confirm = MatchHost(intern=callback_data.intern, host=callback_data.host, confirm=True)
+        back = MatchIntern(intern=callback_data.intern)  # the hosts again, nothing matched
+        buttons = [
+            InlineKeyboardButton(text=_("✅ Match"), callback_data=confirm.pack()),
+            InlineKeyboardButton(text=_("✖ Cancel"), callback_data=back.pack()),
+        ]
         responder.edit(
             host_details(host, language, programme) + "\n\n" + _("Match them?"),
-            InlineKeyboardMarkup(inline_keyboard=[_button(_("✅ Match"), confirm.pack())]),
+            InlineKeyboardMarkup(inline_keyboard=[buttons]),
         )
         return
     try:

@@ -12,9 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_console(database_url: str, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_console(
+    database_url: str, script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "WEBHOOK_URL")}
-    env |= {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env |= {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"} | extra
     return subprocess.run(
         [sys.executable, "-m", "bot", "console", *args],
         input=script, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
