@@ -81,7 +81,7 @@ async def test_match_confirmation_can_be_cancelled(bot, user_factory, tg) -> Non
     await staff.send("/match")
     await staff.press("Олена Коваль")
     await staff.press("Gromadka")
-    assert "Połączyć?" in staff.last_message().text
+    assert "Potwierdzić przydział?" in staff.last_message().text
     await staff.press("Anuluj")
     back = staff.last_message()
     assert "Gromadka" in str(back.buttons)  # the ranked hosts again
