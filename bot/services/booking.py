@@ -14,6 +14,7 @@ A person has at most one live entry per programme: a seat (active), a place in t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from bot.services import reminders
 from db.base import utcnow
 from db.models import Application, Booking, Event, Person
 from db.repositories import people as people_repo
+
+log = logging.getLogger(__name__)
 
 # How long a freed seat is held for the first person on the waitlist before it passes to the
 # next. Twelve hours: long enough to see the message in a working day, short enough that a
@@ -264,6 +267,7 @@ async def _why_not(
 ) -> BookingError:
     event = await reload_event(session, event_id)
     if is_open(programme, event, now) and seats_left(event) == 0:
+        log.info("booking: event %s is full (the last seat went to another press)", event_id)
         return BookingError("full", event_id=event_id)
     return BookingError("closed")
 
@@ -373,7 +377,9 @@ async def choose(
             )
             session.add(booking)
             await session.flush()
-    except IntegrityError:
+    except IntegrityError:  # another press of the person's (another instance) booked first
+        log.info("booking: event %s: a concurrent press of the same person booked first",
+                 event_id)
         raise BookingError("already") from None
     event = await reload_event(session, event_id)
     await reminders.schedule(session, booking, event, person, programme.reminder_offsets, now)
@@ -420,13 +426,20 @@ async def join_waitlist(
         if current[0].status == "active":
             raise BookingError("already")  # keep the seat; cancel it first to queue elsewhere
     await lock_events(session, event_id, *([current[1].id] if current is not None else []))
+    # Read again under the lock: the same press through another instance (a double tap) may
+    # have queued the person meanwhile.
+    current = await live_entry(session, person, programme.id, target.kind)
+    if current is not None:
+        if current[1].id == event_id:
+            log.info("booking: event %s already holds this entry (a press raced)", event_id)
+            return Seat("same", *current)
+        if current[0].status == "active":
+            raise BookingError("already")
     event = await reload_event(session, event_id)
     if event.programme_id != programme.id or not is_open(programme, event, now):
         raise BookingError("closed")
     if seats_left(event) != 0:
         return await choose(session, programme, person, event_id, now)
-    if current is not None:
-        await _end(session, programme, current[0], now)
     booking = Booking(
         event_id=event_id,
         person_id=person.id,
@@ -435,8 +448,15 @@ async def join_waitlist(
         status="waitlisted",
         created_at=now,
     )
-    session.add(booking)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            if current is not None:
+                await _end(session, programme, current[0], now)
+            session.add(booking)
+            await session.flush()
+    except IntegrityError:
+        log.info("booking: event %s: a concurrent press queued first", event_id)
+        raise BookingError("already") from None
     return Seat("waitlisted", booking, event)
 
 
@@ -448,6 +468,7 @@ async def _end(
     if not await _transition(
         session, booking, booking.status, status="cancelled", offer_expires_at=None
     ):
+        log.info("booking %s changed meanwhile (another press or the expiry job)", booking.id)
         raise BookingError("stale")
     touch(booking)
     await reminders.withdraw(session, [booking.id])
@@ -463,6 +484,7 @@ async def cancel(
     await lock_events(session, event.id)
     booking, event = await _own(session, person, booking_id)  # as it is now that it is ours
     if booking.status not in LIVE:
+        log.info("booking %s was ended meanwhile (a second press, or the expiry job)", booking.id)
         raise BookingError("stale")
     if booking.status == "active" and closes_at(programme, event) <= now:
         raise BookingError("too_late")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from aiogram.types import Update
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import App, build_app
 from bot.programme import PROGRAMMES_DIR
@@ -170,3 +170,52 @@ async def test_cancels_while_others_book_from_two_instances(tg, two_instances, c
     assert taken == active <= 10
     assert active >= 5  # the five who kept their seats, and whoever got a freed one
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_contention_is_answered_not_crashed_on(tg, two_instances, caplog) -> None:
+    """Issue 21, item 8: people booking, double-pressing, queueing and cancelling at once
+    through two instances: every press answered, the races lost are logged at INFO, and not
+    one traceback in the logs; the seats counted are the seats held."""
+    app = two_instances[0]
+    now = datetime.now(UTC)
+    async with app.sessionmaker() as session, session.begin():
+        events = [
+            await meeting(session, capacity=3, starts_at=now + timedelta(days=7 + n), now=now)
+            for n in range(2)
+        ]
+        holders = []
+        for number in range(3):
+            person = await applicant(session, 740_000 + number)
+            seat = await seats.choose(session, app.programme, person, events[0].id, now)
+            holders.append((person.telegram_id, seat.booking.id))
+        people = [(await applicant(session, 750_000 + n)).telegram_id for n in range(16)]
+    for telegram_id in [t for t, _b in holders] + people:
+        tg.register_chat(telegram_id)
+
+    presses = []
+    for telegram_id, booking_id in holders:  # each cancel pressed twice, once per instance
+        presses += [press(tg, telegram_id, f"mb:cancel_yes:{booking_id}") for _ in range(2)]
+    for n, telegram_id in enumerate(people):
+        first, other = events[n % 2].id, events[(n + 1) % 2].id
+        presses += [press(tg, telegram_id, f"mp:{first}"), press(tg, telegram_id, f"mp:{first}")]
+        presses += [press(tg, telegram_id, f"mw:{first}"), press(tg, telegram_id, f"mw:{first}")]
+        presses += [press(tg, telegram_id, f"mp:{other}")]
+    with caplog.at_level(logging.INFO):
+        await all_at_once(two_instances, presses)
+
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not errors and not tracebacks, (errors, tracebacks)
+    raced = [r for r in caplog.records if r.name == "bot.services.booking"]
+    assert raced and {r.levelno for r in raced} == {logging.INFO}  # each cancel pressed twice
+    assert len(tg.callback_answers()) == len(presses)
+    async with app.sessionmaker() as session:
+        for event in events:
+            taken = await session.scalar(select(Event.seats_taken).where(Event.id == event.id))
+            held = await session.scalar(select(func.count()).select_from(Booking).where(
+                Booking.event_id == event.id, Booking.status.in_(("active", "offered"))))
+            assert taken == held <= 3
+        doubles = await session.scalar(select(func.count()).select_from(
+            select(Booking.person_id).where(Booking.status.in_(seats.LIVE))
+            .group_by(Booking.person_id, Booking.kind).having(func.count() > 1).subquery()))
+    assert doubles == 0
