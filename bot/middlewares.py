@@ -71,6 +71,8 @@ class TransactionMiddleware(BaseMiddleware):
                 responder.discard()  # nothing of a rolled-back attempt is said
                 reason = retryable(error)
                 if reason is None or attempt == ATTEMPTS or not await _state_kept(data):
+                    # The error router reads the person's language (and more) from the data.
+                    data.update(attempt_data)
                     raise
                 # The database undid the whole transaction and asks for it again: the update
                 # is handled again from the start, after a short random pause so that the
@@ -81,6 +83,7 @@ class TransactionMiddleware(BaseMiddleware):
                 )
                 await asyncio.sleep(random.uniform(0, 0.05 * attempt))
                 continue
+            data.update(attempt_data)
             await responder.flush()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
