@@ -15,7 +15,7 @@ from bot.app import App
 from bot.commands import sync_staff_menus
 from bot.delivery import Sender
 from bot.renderers import BATCHED_KINDS, renderers
-from bot.services import booking, retention
+from bot.services import booking, broadcast, retention
 from db.base import utcnow
 from handlers.staff_progress import watch_broadcasts
 
@@ -88,8 +88,11 @@ async def retention_purge(app: App) -> tuple[int, int]:
         keep = timedelta(days=app.settings.retention_days)
         anonymised = await retention.anonymise_due(session, app.programme, now, keep)
         forgotten = await retention.purge_update_ids(session, now)
+        purged = await broadcast.purge_finished(session, now)
     if anonymised:
         log.info("retention: %s applications anonymised", anonymised)
+    if purged:
+        log.info("retention: the outbox rows of %s finished broadcasts purged", purged)
     return anonymised, forgotten
 
 
