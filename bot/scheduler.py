@@ -69,7 +69,7 @@ def create_scheduler(app: App, sender: Sender) -> AsyncIOScheduler:
         watch_broadcasts,
         "interval",
         seconds=3,  # how often a progress card changes, at most
-        args=[app.bot, app.sessionmaker, app.i18n, utcnow, sender.limiter],
+        args=[app.bot, app.sessionmaker, app.i18n, utcnow, sender.limiter, {}],
         id="broadcasts",
         max_instances=1,
         coalesce=True,
