@@ -19,7 +19,8 @@ SIGSTOP, a GC or VM pause — or its commits stuck) drops the row unsent, withou
 its next claim may take it again. While the sender is healthy, a renewer extends the leases of
 the rows it holds every third of a lease, so rows waiting in line or for a slow outcome commit
 are not handed to another instance. Every write about a claimed row (outcome, renewal, giving
-back) names the lease it was claimed with: a row taken over meanwhile is left alone. An
+back) names the claim it holds the row by (`_Lease`): a row taken over meanwhile is left
+alone. An
 outcome that could not be committed is tried again while the slot is held. What results: a
 message is sent twice only if its request was written before a fault and its outcome was not
 committed in time (at most `concurrency` per sender, the sends in flight), or if a request
@@ -447,6 +448,7 @@ class Sender:
 
     async def give_back(self, rows: Iterable[Outbox]) -> None:
         """Claimed rows this sender will not send after all: pending again, the claim undone."""
+        rows = list(rows)
         by_token = self._by_token(rows)
         if not by_token:
             return
