@@ -11,6 +11,22 @@ A send holds its concurrency slot until its outcome is committed, so a kill -9 r
 `concurrency` sends — the ones in flight at that instant — never a whole batch. A graceful stop
 (`close()`, or cancelling `drain()`) finishes the sends in flight and gives the rest back.
 
+Fencing by lease. Another instance takes a row over once its lease has passed by that
+instance's wall clock, so this sender sends a claimed row only while the lease is still valid
+by its own monotonic clock, with a margin (`lease_margin`) for the request's way to Telegram
+and for the clocks of two machines; a sender that finds a lease passed (woken from a pause —
+SIGSTOP, a GC or VM pause — or its commits stuck) drops the row unsent, without writing, and
+its next claim may take it again. While the sender is healthy, a renewer extends the leases of
+the rows it holds every third of a lease, so rows waiting in line or for a slow outcome commit
+are not handed to another instance. Every write about a claimed row (outcome, renewal, giving
+back) names the claim it holds the row by (`_Lease`): a row taken over meanwhile is left
+alone. An
+outcome that could not be committed is tried again while the slot is held. What results: a
+message is sent twice only if its request was written before a fault and its outcome was not
+committed in time (at most `concurrency` per sender, the sends in flight), or if a request
+takes longer than `lease_margin` to reach Telegram after the check (a pause of the process
+exactly there) or the instances' clocks differ by more than the margin.
+
 The clock (APScheduler) calls `on_tick` every second: it drains until nothing is due and, when a
 row falls due before the next tick, sleeps until that moment, so a reminder is not late by the
 tick's phase. What a renderer reads can be fetched for the whole batch in the claim's
@@ -219,6 +235,8 @@ class TickReport:
 
 
 Outcome = dict[str, Any]
+# The outcome of a row whose lease passed before it was sent: nothing is written about it.
+DROPPED = "dropped"
 
 
 class _GroupCommit:
@@ -272,6 +290,17 @@ class _GroupCommit:
 _Entry = tuple[int, datetime, int, int, list[Outbox]]
 
 
+@dataclass(slots=True)
+class _Lease:
+    """A row this sender holds: until when by its monotonic clock, and the claim it holds it
+    by, which every write about the row names. The claim is the row's `attempts` as the claim
+    left it: every claim adds one, a renewal leaves it, and the only writes that take one
+    away also make the row pending; so a row "sending" with our count is still ours."""
+
+    deadline: float
+    token: int
+
+
 class Sender:
     def __init__(
         self,
@@ -314,6 +343,13 @@ class Sender:
         self.defer_after = min(10.0, lease.total_seconds() / 4)
         self.in_flight = 0
         self.max_in_flight = 0
+        # Fencing (see the module's docstring): a tenth of the lease, at least a second, at
+        # most half of it: 6 s of the bot's 60 s lease.
+        seconds = lease.total_seconds()
+        self.lease_margin = min(seconds / 2, max(1.0, seconds / 10))
+        self._held: dict[int, _Lease] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        self.dropped = 0  # rows dropped unsent because their lease had passed
         self._timeout = float(getattr(bot.session, "timeout", 60) if bot is not None else 60) + 5
         # At high rates wait a little for company; at low rates a message is alone anyway.
         linger = 0.0
@@ -333,6 +369,16 @@ class Sender:
         return rows
 
     async def _claim(self, limit: int | None = None) -> tuple[list[Outbox], dict[int, Person]]:
+        started = time.monotonic()  # before the wall clock the lease is counted from
+        claimed, people = await self._claim_rows(limit)
+        deadline = started + self.lease.total_seconds()
+        for row in claimed:
+            self._held[row.id] = _Lease(deadline, row.attempts)
+        return claimed, people
+
+    async def _claim_rows(
+        self, limit: int | None = None
+    ) -> tuple[list[Outbox], dict[int, Person]]:
         now = self.clock()
         limit = limit or self.batch_size
         async with self.sessionmaker() as session, session.begin():
@@ -402,16 +448,99 @@ class Sender:
 
     async def give_back(self, rows: Iterable[Outbox]) -> None:
         """Claimed rows this sender will not send after all: pending again, the claim undone."""
-        ids = [row.id for row in rows]
-        if not ids:
+        rows = list(rows)
+        by_token = self._by_token(rows)
+        if not by_token:
             return
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                for token, ids in by_token.items():
+                    await session.execute(
+                        update(Outbox)
+                        .where(
+                            Outbox.id.in_(ids),
+                            Outbox.status == "sending",
+                            Outbox.attempts == token,
+                        )
+                        .values(status="pending", lease_until=None, attempts=Outbox.attempts - 1)
+                        .execution_options(synchronize_session=False)
+                    )
+        finally:
+            self._forget(rows)
+
+    # ------------------------------------------------------------------ leases
+
+    def _by_token(self, rows: Iterable[Outbox]) -> dict[int, list[int]]:
+        """The ids of these rows this sender still holds, by the claim they hold them with."""
+        found: dict[int, list[int]] = defaultdict(list)
+        for row in rows:
+            held = self._held.get(row.id)
+            if held is not None:
+                found[held.token].append(row.id)
+        return found
+
+    def _forget(self, rows: Iterable[Outbox]) -> None:
+        for row in rows:
+            self._held.pop(row.id, None)
+
+    def _still_ours(self, rows: Iterable[Outbox], margin: float | None = None) -> bool:
+        """Whether every row's lease is valid, by this sender's clock, for `margin` more."""
+        limit = time.monotonic() + (self.lease_margin if margin is None else margin)
+        for row in rows:
+            held = self._held.get(row.id)
+            if held is None or held.deadline <= limit:
+                return False
+        return True
+
+    async def renew(self) -> int:
+        """Extend the leases of every row this sender holds; returns how many were renewed.
+        A row taken over or cancelled meanwhile is not renewed: its lease stays as it was, so
+        it is dropped before it is sent."""
+        by_token: dict[int, list[int]] = defaultdict(list)
+        for row_id, held in self._held.items():
+            by_token[held.token].append(row_id)
+        if not by_token:
+            return 0
+        started = time.monotonic()
+        now = self.clock()
+        renewed: set[int] = set()
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_(ids), Outbox.status == "sending")
-                .values(status="pending", lease_until=None, attempts=Outbox.attempts - 1)
-                .execution_options(synchronize_session=False)
-            )
+            for token, ids in by_token.items():
+                result = await session.execute(
+                    update(Outbox)
+                    .where(
+                        Outbox.id.in_(ids),
+                        Outbox.status == "sending",
+                        Outbox.attempts == token,
+                    )
+                    .values(lease_until=now + self.lease)
+                    .returning(Outbox.id)
+                    .execution_options(synchronize_session=False)
+                )
+                renewed.update(result.scalars().all())
+        deadline = started + self.lease.total_seconds()
+        for row_id in renewed:
+            lease = self._held.get(row_id)
+            if lease is not None:  # still held: not finished while the renewal ran
+                lease.deadline = max(lease.deadline, deadline)
+        return len(renewed)
+
+    async def _renew_while_pumping(self) -> None:
+        """Renew every third of a lease while the pipeline runs. A renewal that fails or
+        hangs (the database unreachable, the table locked) renews nothing: the leases then
+        run out by this sender's clock and it stops sending those rows."""
+        every = self.lease.total_seconds() / 3
+        while self._pumps:
+            # Only this wait is ever cut short: a renewal is never cancelled half-way through
+            # its transaction, it ends on its own, however long the database makes it wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), every)
+            if not self._pumps:
+                return
+            try:
+                await self.renew()
+            except Exception as exc:
+                log.warning("outbox leases not renewed: %s", type(exc).__name__)
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -486,6 +615,8 @@ class Sender:
         claimed rows not yet sent are given back."""
         self._stopping = True
         await self._idle.wait()
+        if self._renewer is not None:
+            await self._renewer
 
     def _group(self, rows: list[Outbox]) -> list[list[Outbox]]:
         groups: dict[tuple[Any, ...], list[Outbox]] = defaultdict(list)
@@ -507,6 +638,8 @@ class Sender:
         exhausted = False
         self._pumps += 1
         self._idle.clear()
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_while_pumping())
         try:
             while True:
                 backlog = len(heap) + sum(len(q) for q in waiting.values())
@@ -565,7 +698,7 @@ class Sender:
         finally:
             self._pumps -= 1
             if not self._pumps:
-                self._idle.set()
+                self._idle.set()  # the renewer ends with the pipeline
 
     async def _wind_down(
         self,
@@ -585,13 +718,36 @@ class Sender:
 
     async def _deliver(self, rows: list[Outbox], person: Person | None, report: TickReport) -> None:
         try:
-            outcome = await self._send(rows, person)
-        except Exception as exc:  # a renderer's bug or a database hiccup: retry later
-            log.exception("outbox %s (%s) could not be prepared", rows[0].id, rows[0].kind)
-            outcome = {"status": "retry", "error": f"{type(exc).__name__}"}
-        report.count("part" if outcome.get("next_payload") else outcome["status"], len(rows))
-        with contextlib.suppress(Exception):  # already logged; the lease brings them back
-            await self._commits.record(rows, outcome)
+            try:
+                outcome = await self._send(rows, person)
+            except Exception as exc:  # a renderer's bug or a database hiccup: retry later
+                log.exception("outbox %s (%s) could not be prepared", rows[0].id, rows[0].kind)
+                outcome = {"status": "retry", "error": f"{type(exc).__name__}"}
+            if outcome["status"] == DROPPED:
+                self.dropped += len(rows)
+                report.count(DROPPED, len(rows))
+                log.info("outbox %s (%s): lease passed before sending; dropped unsent",
+                         rows[0].id, rows[0].kind)
+                return
+            report.count("part" if outcome.get("next_payload") else outcome["status"], len(rows))
+            await self._record(rows, outcome)
+        finally:
+            self._forget(rows)
+
+    async def _record(self, rows: list[Outbox], outcome: Outcome) -> None:
+        """Commit the outcome, trying again while the slot is held: a message sent but not
+        recorded is sent again by whoever takes the row next. Gives up once the lease has been
+        over for another whole lease (the database gone for good); the row is then taken
+        again like a row of a killed sender."""
+        give_up = time.monotonic() + 2 * self.lease.total_seconds()
+        while True:
+            try:
+                await self._commits.record(rows, outcome)
+                return
+            except Exception:  # logged by the group commit
+                if time.monotonic() >= give_up or self._stopping:
+                    return
+                await asyncio.sleep(0.5)
 
     # ------------------------------------------------------------------ one send
 
@@ -624,6 +780,9 @@ class Sender:
             return {"status": "retry", "after": self.limiter.paused_for(), "flood": True}
         extra = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
         async with self.limiter.slot(chat_id):
+            # The last moment before the request: the fence (see the module's docstring).
+            if not self._still_ours(rows):
+                return {"status": DROPPED}
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
@@ -722,15 +881,25 @@ class Sender:
         async with self.sessionmaker() as session, session.begin():
             for rows, outcome in items:
                 if outcome["status"] == "sent" and "next_payload" not in outcome:
-                    sent += [{"b_id": r.id, "b_message": outcome["message_id"]} for r in rows]
+                    sent += [
+                        {"b_id": r.id, "b_message": outcome["message_id"], "b_claim": held.token}
+                        for r in rows
+                        if (held := self._held.get(r.id)) is not None
+                    ]
                     continue
-                # Only rows still leased to us: a row cancelled meanwhile stays cancelled.
-                await session.execute(
-                    update(Outbox)
-                    .where(Outbox.id.in_([r.id for r in rows]), Outbox.status == "sending")
-                    .values(**self._values(rows, outcome, now))
-                    .execution_options(synchronize_session=False)
-                )
+                # Only rows still leased to us: a row cancelled meanwhile stays cancelled, a
+                # row another instance took over is its business.
+                for token, ids in self._by_token(rows).items():
+                    await session.execute(
+                        update(Outbox)
+                        .where(
+                            Outbox.id.in_(ids),
+                            Outbox.status == "sending",
+                            Outbox.attempts == token,
+                        )
+                        .values(**self._values(rows, outcome, now))
+                        .execution_options(synchronize_session=False)
+                    )
                 if outcome.get("unreachable") and rows[0].person_id is not None:
                     unreachable.add(rows[0].person_id)
                 if outcome["status"] not in ("sent", "retry"):
@@ -738,7 +907,11 @@ class Sender:
             if sent:
                 await session.execute(
                     table.update()
-                    .where(table.c.id == bindparam("b_id"), table.c.status == "sending")
+                    .where(
+                        table.c.id == bindparam("b_id"),
+                        table.c.status == "sending",
+                        table.c.attempts == bindparam("b_claim"),
+                    )
                     .values(
                         status="sent",
                         sent_at=now,

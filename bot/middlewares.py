@@ -6,7 +6,9 @@ middleware, so an exception anywhere rolls the transaction back and reaches the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +38,10 @@ class TransactionMiddleware(BaseMiddleware):
     and the second runs in full. The id is recorded last, not first: a redelivery is rare, and
     at the end the record rides along with the COMMIT instead of costing a trip of its own
     (but for updates in an FSM conversation, whose state lives outside the transaction).
+
+    A transaction the database rolled back as a deadlock victim or a serialization failure is
+    run again, the whole update from the start, up to `ATTEMPTS` times; only then does the
+    error reach the error router. The replies of a failed attempt are discarded unsent.
     """
 
     def __init__(
@@ -46,26 +52,93 @@ class TransactionMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        responder = Responder.for_update(data["bot"], event)
-        data["responder"] = responder
         # In a conversation with a state (a staff wizard), the handler changes the state and
         # may send previews, neither of which a rollback undoes: the id is checked first.
         first = self.dedupe and data.get("raw_state") is not None
-        async with self.sessionmaker() as session:
+        for attempt in range(1, ATTEMPTS + 1):
+            responder = Responder.for_update(data["bot"], event)
+            data["responder"] = responder  # the error router answers through the last one
+            # Inner middlewares add the person, the session… to the dict they are given: each
+            # attempt starts from what the outer ones gave.
+            attempt_data = dict(data)
             try:
-                async with session.begin():
-                    if first and not await updates.record(session, event.update_id):
-                        raise updates.AlreadyProcessed(event.update_id)
-                    data["session"] = session
-                    result = await handler(event, data)
-                    if self.dedupe and not first:
-                        await updates.seal(session, event.update_id)
+                result = await self._attempt(handler, event, attempt_data, first)
             except updates.AlreadyProcessed:
                 log.info("update %s was already processed; skipped", event.update_id)
                 responder.discard()
                 return UNHANDLED
-        await responder.flush()
+            except Exception as error:
+                responder.discard()  # nothing of a rolled-back attempt is said
+                reason = retryable(error)
+                if reason is None or attempt == ATTEMPTS or not await _state_kept(data):
+                    # The error router reads the person's language (and more) from the data.
+                    data.update(attempt_data)
+                    raise
+                # The database undid the whole transaction and asks for it again: the update
+                # is handled again from the start, after a short random pause so that the
+                # transactions that collided do not collide again.
+                log.info(
+                    "update %s: %s; handled again (attempt %d of %d)",
+                    event.update_id, reason, attempt + 1, ATTEMPTS,
+                )
+                await asyncio.sleep(random.uniform(0, 0.05 * attempt))
+                continue
+            data.update(attempt_data)
+            await responder.flush()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, handler: Handler, event: Update, data: dict[str, Any], first: bool
+    ) -> Any:
+        async with self.sessionmaker() as session, session.begin():
+            if first and not await updates.record(session, event.update_id):
+                raise updates.AlreadyProcessed(event.update_id)
+            data["session"] = session
+            result = await handler(event, data)
+            if self.dedupe and not first:
+                await updates.seal(session, event.update_id)
         return result
+
+
+# A deadlock or a serialization failure is the database choosing a victim among transactions
+# that collided; it rolls the victim back whole and expects it to be run again. Three tries:
+# ten people cancelling seats of one event at the same moment need one retry at most once the
+# locks are taken in one order (bot/services/booking.py); more would only hide a real bug.
+ATTEMPTS = 3
+RETRYABLE_SQLSTATES = {
+    "40P01": "deadlock detected",
+    "40001": "serialization failure",
+}
+
+
+def retryable(error: BaseException) -> str | None:
+    """Why the database asks for this transaction to be run again, or None.
+
+    The SQLSTATE is looked for along the exception's chain (SQLAlchemy's wrapper, the
+    DBAPI adapter, the driver's own exception), whatever the driver calls it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for attribute in ("sqlstate", "pgcode"):
+            code = getattr(current, attribute, None)
+            if isinstance(code, str) and code in RETRYABLE_SQLSTATES:
+                return RETRYABLE_SQLSTATES[code]
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (
+            current.__cause__ or current.__context__
+        )
+    return None
+
+
+async def _state_kept(data: dict[str, Any]) -> bool:
+    """True when the failed attempt left the conversation's state as it found it: the state
+    lives outside the transaction, so an attempt that moved it cannot simply be run again."""
+    state = data.get("state")
+    if state is None:
+        return True
+    return bool(await state.get_state() == data.get("raw_state"))
 
 
 class PersonMiddleware(BaseMiddleware):

@@ -7,11 +7,20 @@ middle of an update leaves neither a half-written row nor a half-true message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
@@ -32,6 +41,26 @@ from aiogram.types import (
 from bot.telegram_session import JsonSession
 
 log = logging.getLogger(__name__)
+
+# A reply Telegram asks us to hold back (429, flood control: about one message a second to a
+# chat, with short bursts) is sent again after the `retry_after` it names, up to three times,
+# if the wait is short enough for a person still looking at the chat.
+RETRIES = 3
+LONGEST_WAIT = 10.0
+T = TypeVar("T")
+
+
+async def with_retry_after(call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, again after Telegram's `retry_after` when it answers 429."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return await call()
+        except TelegramRetryAfter as exc:
+            if attempt == RETRIES or exc.retry_after > LONGEST_WAIT:
+                raise
+            log.info("flood control: a reply waits %s s", exc.retry_after)
+            await asyncio.sleep(exc.retry_after)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 PlainCall = tuple[type[TelegramMethod[Any]], dict[str, Any]]
 # aiogram's models, or the Bot API's JSON for them (the questionnaire's cards).
@@ -56,6 +85,9 @@ class Responder:
         # is an aiogram method object.
         self._queue: list[PlainCall | TelegramMethod[Any]] = []
         self._answered = False
+        # The callback query was answered (sent to Telegram): nobody answers it again, not
+        # even the error router (Telegram refuses a second answer).
+        self.answer_sent = False
 
     @classmethod
     def for_update(cls, bot: Bot, update: Update) -> Responder:
@@ -135,13 +167,11 @@ class Responder:
         for call in queue:
             name = call[0].__name__ if isinstance(call, tuple) else type(call).__name__
             try:
-                if not isinstance(call, tuple):
-                    await self.bot(call)
-                elif isinstance(session, JsonSession):
-                    await session.call_plain(self.bot, *call, answer=False)  # nobody reads it
-                else:  # another session (a test double): aiogram's usual way
-                    method, params = call
-                    await self.bot(method(**params))
+                await with_retry_after(partial(self._call, session, call))
+                if name == AnswerCallbackQuery.__name__:
+                    self.answer_sent = True
+            except TelegramRetryAfter as exc:
+                log.warning("%s: flood control asks for %s s; not sent", name, exc.retry_after)
             except TelegramBadRequest as exc:
                 if "message is not modified" in exc.message:
                     continue  # a double tap on the same button: the card already shows this
@@ -151,3 +181,14 @@ class Responder:
                 return
             except TelegramNetworkError as exc:
                 log.warning("%s failed on the network: %s", name, exc.message)
+            except TelegramAPIError as exc:  # e.g. a 5xx: what was committed stays committed
+                log.warning("%s failed: %s", name, exc.message)
+
+    async def _call(self, session: Any, call: PlainCall | TelegramMethod[Any]) -> None:
+        if not isinstance(call, tuple):
+            await self.bot(call)
+        elif isinstance(session, JsonSession):
+            await session.call_plain(self.bot, *call, answer=False)  # nobody reads it
+        else:  # another session (a test double): aiogram's usual way
+            method, params = call
+            await self.bot(method(**params))

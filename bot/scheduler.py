@@ -20,7 +20,7 @@ from bot.app import App
 from bot.commands import sync_staff_menus
 from bot.delivery import Renderer, Sender
 from bot.renderers import BATCHED_KINDS, renderers
-from bot.services import booking, retention
+from bot.services import booking, broadcast, retention
 from handlers.staff_progress import watch_broadcasts
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def create_scheduler(app: App, sender: Sender) -> Scheduler:
         watch_broadcasts,
         "interval",
         seconds=3,  # how often a progress card changes, at most
-        args=[app.bot, app.sessionmaker, app.i18n, app.clock, sender.limiter],
+        args=[app.bot, app.sessionmaker, app.i18n, app.clock, sender.limiter, {}],
         id="broadcasts",
         max_instances=1,
         coalesce=True,
@@ -131,8 +131,11 @@ async def retention_purge(app: App) -> tuple[int, int]:
         keep = timedelta(days=app.settings.retention_days)
         anonymised = await retention.anonymise_due(session, app.programme, now, keep)
         forgotten = await retention.purge_update_ids(session, now)
+        purged = await broadcast.purge_finished(session, now)
     if anonymised:
         log.info("retention: %s applications anonymised", anonymised)
+    if purged:
+        log.info("retention: the outbox rows of %s finished broadcasts purged", purged)
     return anonymised, forgotten
 
 

@@ -111,6 +111,7 @@ class Person(Base):
         CheckConstraint(
             "language IS NULL OR language IN ('pl', 'uk', 'en')", name="language_known"
         ),
+        Index("ix_person_blocked_at", "blocked_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -189,6 +190,7 @@ class Outbox(Base):
         ),
         Index("ix_outbox_due", "status", "due_at", "priority"),
         Index("ix_outbox_person", "person_id", "status"),
+        Index("ix_outbox_broadcast", "broadcast_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -379,6 +381,12 @@ class Broadcast(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What its outbox rows said, kept when they are purged (`purged_at`) after a while.
+    sent_count: Mapped[int | None] = mapped_column(Integer)
+    blocked_count: Mapped[int | None] = mapped_column(Integer)
+    failed_count: Mapped[int | None] = mapped_column(Integer)
+    cancelled_count: Mapped[int | None] = mapped_column(Integer)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ProcessedUpdate(Base):

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# Ids in button data are row ids (INTEGER columns): a value no row can have is refused where
+# the data is parsed, so the press gets the stale-button answer (the fallback router) instead
+# of reaching the database, which refused it with an error (2**31 on PostgreSQL, 2**63 on
+# SQLite). 0 stays: some buttons use it for "none".
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+def as_id(value: str) -> int | None:
+    """An id carried in a text field of button data (a segment's value), or None."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
 
 
 @lru_cache(maxsize=4096)
@@ -72,41 +88,41 @@ class News(CallbackData, prefix="news"):
 
 
 class MatchIntern(CallbackData, prefix="mi"):
-    intern: int
+    intern: Id
 
 
 class MatchHost(CallbackData, prefix="mh"):
-    intern: int
-    host: int
+    intern: Id
+    host: Id
     confirm: bool = False
 
 
 class MeetingPick(CallbackData, prefix="mp"):
     """Book this event, or move one's booking to it."""
 
-    e: int
+    e: Id
 
 
 class MeetingWait(CallbackData, prefix="mw"):
-    e: int
+    e: Id
 
 
 class BookingAction(CallbackData, prefix="mb"):
     """On one's own booking b: ics, change, cancel, cancel_yes, back, take, decline, dates."""
 
     a: str
-    b: int
+    b: Id
 
 
 class StaffEvent(CallbackData, prefix="se"):
     """Staff on event e: show, list, move, cancel, cancel_yes, people, edit."""
 
     a: str
-    e: int = 0
+    e: Id = 0
 
 
 class StaffAttendance(CallbackData, prefix="sa"):
-    b: int
+    b: Id
     m: str
 
 
@@ -121,7 +137,7 @@ class BroadcastSegment(CallbackData, prefix="bs"):
     """Draft broadcast `b`: a segment, or (no `v` yet) a family to pick an event, region or
     language in; `v` is an event id, a language code or an index into the listed regions."""
 
-    b: int
+    b: Id
     kind: str
     v: str = ""
 
@@ -130,10 +146,10 @@ class BroadcastStep(CallbackData, prefix="bw"):
     """Draft broadcast `b`: next (`v`: the language done), fallback (`v`: language), preview,
     now / at (confirm; `v`: the recipient count shown), later, segments, drop."""
 
-    b: int
+    b: Id
     action: str
     v: str = ""
 
 
 class BroadcastStop(CallbackData, prefix="bx"):
-    b: int
+    b: Id

@@ -139,21 +139,21 @@ def _command(text: str | None) -> str:
 async def admins_only(
     message: Message, session: AsyncSession, person: Person, responder: Responder
 ) -> None:
-    staff.audit_denied(session, person, "staff.denied", _command(message.text))
+    await staff.audit_denied(session, person, "staff.denied", _command(message.text))
     responder.send(view.role_error(RoleError("not_admin")))
 
 
 async def denied_command(
     message: Message, session: AsyncSession, person: Person | None, responder: Responder
 ) -> None:
-    staff.audit_denied(session, person, "staff.denied", _command(message.text))
+    await staff.audit_denied(session, person, "staff.denied", _command(message.text))
     await fallback.unknown_command(message, responder)
 
 
 async def denied_button(
     query: CallbackQuery, session: AsyncSession, person: Person | None, responder: Responder
 ) -> None:
-    staff.audit_denied(session, person, "staff.denied", query.data)
+    await staff.audit_denied(session, person, "staff.denied", query.data)
     await fallback.stale_button(query, responder)
 
 

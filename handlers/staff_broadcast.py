@@ -21,7 +21,7 @@ from bot.services.broadcast import StaleDraft
 from bot.services.segments import Segment, UnknownSegment
 from db.models import Broadcast, Event, Person
 from handlers import staff_views as view
-from handlers.callbacks import BroadcastSegment
+from handlers.callbacks import BroadcastSegment, as_id
 from handlers.questionnaire import Clock
 from handlers.routing import Router
 from handlers.staff_broadcast_text import ask_text
@@ -67,7 +67,8 @@ async def _segment(
         regions = (await state.get_data()).get("regions") or []
         value = regions[int(data.v)] if data.v.isdigit() and int(data.v) < len(regions) else None
     if data.kind == "event":
-        event = await session.get(Event, int(data.v)) if data.v.isdigit() else None
+        event_id = as_id(data.v)
+        event = await session.get(Event, event_id) if event_id is not None else None
         if event is None or event.programme_id != draft.programme_id:
             raise StaleDraft()
     try:

@@ -8,6 +8,9 @@ the segment changed meanwhile, they are shown the new count and asked again.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LANGUAGES, _, __, format_datetime
 from bot.programme import Programme
-from bot.responder import Responder
+from bot.responder import Responder, with_retry_after
 from bot.services import broadcast, broadcast_text
 from bot.services.broadcast import BroadcastError, CountChanged
 from db.models import Broadcast, Person
@@ -36,17 +39,34 @@ PREVIEW_HEADINGS = {
 
 
 async def send_preview(bot: Bot, chat_id: int, draft: Broadcast) -> None:
+    """Each language's message(s) as recipients get them, the language named in the first.
+
+    The name rides in the first message when it fits (it was a message of its own: seven
+    messages at once for three languages, and Telegram holds a chat to about one a second
+    with short bursts, so the fourth got 429 on every try); a 429 is waited out."""
     for language in LANGUAGES:
         if not (draft.texts or {}).get(language):
             continue
-        await bot.send_message(chat_id, str(PREVIEW_HEADINGS[language]))
-        for message in broadcast_text.messages(draft, language):
+        header = str(PREVIEW_HEADINGS[language])
+        parts = broadcast_text.messages(draft, language)
+        first = parts[0]
+        limit = (
+            broadcast_text.TEXT_LIMIT if first.media is None else broadcast_text.CAPTION_LIMIT
+        )
+        folded = f"<b>{header}</b>\n\n{first.text}" if first.text else f"<b>{header}</b>"
+        if broadcast_text.visible_length(folded) <= limit:
+            parts = [replace(first, text=folded), *parts[1:]]
+        else:
+            await with_retry_after(partial(bot.send_message, chat_id, header))
+        for message in parts:
             if message.media is None:
-                await bot.send_message(chat_id, message.text)
+                await with_retry_after(partial(bot.send_message, chat_id, message.text))
                 continue
             kind, file_id = message.media
             send = bot.send_photo if kind == "photo" else bot.send_document
-            await send(chat_id, file_id, caption=message.text or None)
+            await with_retry_after(
+                partial(send, chat_id, file_id, caption=message.text or None)
+            )
 
 
 async def confirm_card(

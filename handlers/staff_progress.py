@@ -121,9 +121,12 @@ async def watch_broadcasts(
     i18n: I18n,
     clock: Callable[[], datetime],
     limiter: RateLimiter | None = None,
+    shown_cards: dict[tuple[int, int], str] | None = None,
 ) -> None:
     """Start what is due, finish what is settled, and edit each progress card (the scheduler
-    runs this every few seconds; a card changes at most that often)."""
+    runs this every few seconds; a card changes at most that often). `shown_cards` remembers
+    what each card shows, so a card whose text has not changed is not edited (Telegram would
+    refuse it as "message is not modified", and it counts against the chat's limit)."""
     now = clock()
     await broadcast.start_due(sessionmaker, now)
     cards: list[tuple[int, int, int | None, str, InlineKeyboardMarkup | None]] = []
@@ -135,7 +138,18 @@ async def watch_broadcasts(
             cards.append((item.id, chat_id, item.progress_message_id, text, markup))
     shown: dict[int, int] = {}
     for broadcast_id, chat_id, message_id, text, markup in cards:
+        seen = repr((text, markup.model_dump() if markup is not None else None))
+        if (
+            shown_cards is not None
+            and message_id is not None
+            and shown_cards.get((chat_id, message_id)) == seen
+        ):
+            continue
         message = await _show(bot, limiter, chat_id, message_id, text, markup)
+        if shown_cards is not None and message is not None:
+            if len(shown_cards) > 1000:  # cards of broadcasts long over
+                shown_cards.clear()
+            shown_cards[(chat_id, message)] = seen
         if message is not None and message_id is None:
             shown[broadcast_id] = message
     if shown:

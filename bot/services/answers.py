@@ -63,17 +63,24 @@ def parse_email(raw: str, region: str = "PL") -> str:
     return result.normalized
 
 
+_PHONE_CHARACTERS = re.compile(r"[0-9+()\-./\s]+")
+
+
 def parse_phone(raw: str, region: str) -> str:
     """E.164, e.g. "+48 600 100 200" → "+48600100200"; numbers without a prefix are `region`'s."""
     text = clean_text(raw)
-    if len(text) > 40:
+    # Only ASCII digits and the usual separators: the parser would read other scripts' digits
+    # (Arabic-Indic, full-width) and letters (1-800-FLOWERS) as digits, and take "ext 5",
+    # "wew. 5" or "#5" as an extension and drop it from the number kept; the person is asked
+    # again instead of having a number stored that is not the one they typed.
+    if len(text) > 40 or not _PHONE_CHARACTERS.fullmatch(text):
         raise InvalidAnswer("phone", {"region": region})
     text = re.sub(r"^00", "+", text.replace(" ", ""))
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise InvalidAnswer("phone", {"region": region}) from None
-    if not phonenumbers.is_valid_number(number):
+    if number.extension or not phonenumbers.is_valid_number(number):
         raise InvalidAnswer("phone", {"region": region})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

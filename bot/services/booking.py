@@ -14,6 +14,7 @@ A person has at most one live entry per programme: a seat (active), a place in t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from bot.services import reminders
 from db.base import utcnow
 from db.models import Application, Booking, Event, Person
 from db.repositories import people as people_repo
+
+log = logging.getLogger(__name__)
 
 # How long a freed seat is held for the first person on the waitlist before it passes to the
 # next. Twelve hours: long enough to see the message in a working day, short enough that a
@@ -220,6 +223,20 @@ async def reload_event(session: AsyncSession, event_id: int, *, lock: bool = Fal
     return event
 
 
+async def lock_events(session: AsyncSession, *event_ids: int) -> None:
+    """Lock these events' rows (PostgreSQL), lowest id first, before any booking of them.
+
+    The order of locks is the whole of deadlock freedom here: the event row first, always,
+    and several events in id order. Changing a booking twice in one transaction (its status,
+    then `touch`) makes PostgreSQL check the booking's foreign key again, which takes a KEY
+    SHARE lock on its event; two cancels that each held that lock and then asked for the
+    event FOR UPDATE (to pass the seat on) waited for each other: a deadlock, nine of ten
+    cancels failed. With the event locked first, the second cancel waits at the start.
+    """
+    for event_id in sorted(set(event_ids)):
+        await reload_event(session, event_id, lock=True)
+
+
 async def _refresh(session: AsyncSession, booking: Booking) -> None:
     await session.refresh(booking)
 
@@ -250,6 +267,7 @@ async def _why_not(
 ) -> BookingError:
     event = await reload_event(session, event_id)
     if is_open(programme, event, now) and seats_left(event) == 0:
+        log.info("booking: event %s is full (the last seat went to another press)", event_id)
         return BookingError("full", event_id=event_id)
     return BookingError("closed")
 
@@ -341,6 +359,8 @@ async def choose(
         if closes_at(programme, current[1]) <= now:
             raise BookingError("too_late")
         return await _move(session, programme, person, current[0], current[1], event_id, now)
+    if current is not None:  # its seat (an offer) may pass on: both events, in order
+        await lock_events(session, event_id, current[1].id)
     try:
         async with session.begin_nested():
             if not await _take_seat(session, programme, event_id, now):
@@ -357,7 +377,9 @@ async def choose(
             )
             session.add(booking)
             await session.flush()
-    except IntegrityError:
+    except IntegrityError:  # another press of the person's (another instance) booked first
+        log.info("booking: event %s: a concurrent press of the same person booked first",
+                 event_id)
         raise BookingError("already") from None
     event = await reload_event(session, event_id)
     await reminders.schedule(session, booking, event, person, programme.reminder_offsets, now)
@@ -373,9 +395,8 @@ async def _move(
     event_id: int,
     now: datetime,
 ) -> Seat:
-    # Lock both events in id order, so two people swapping dates cannot deadlock.
-    for locked in sorted((old.id, event_id)):
-        await reload_event(session, locked, lock=True)
+    # Both events in id order, so two people swapping dates cannot deadlock.
+    await lock_events(session, old.id, event_id)
     async with session.begin_nested():
         if not await _take_seat(session, programme, event_id, now):
             raise await _why_not(session, programme, event_id, now)
@@ -404,13 +425,21 @@ async def join_waitlist(
             return Seat("same", *current)
         if current[0].status == "active":
             raise BookingError("already")  # keep the seat; cancel it first to queue elsewhere
-    event = await reload_event(session, event_id, lock=True)
+    await lock_events(session, event_id, *([current[1].id] if current is not None else []))
+    # Read again under the lock: the same press through another instance (a double tap) may
+    # have queued the person meanwhile.
+    current = await live_entry(session, person, programme.id, target.kind)
+    if current is not None:
+        if current[1].id == event_id:
+            log.info("booking: event %s already holds this entry (a press raced)", event_id)
+            return Seat("same", *current)
+        if current[0].status == "active":
+            raise BookingError("already")
+    event = await reload_event(session, event_id)
     if event.programme_id != programme.id or not is_open(programme, event, now):
         raise BookingError("closed")
     if seats_left(event) != 0:
         return await choose(session, programme, person, event_id, now)
-    if current is not None:
-        await _end(session, programme, current[0], now)
     booking = Booking(
         event_id=event_id,
         person_id=person.id,
@@ -419,8 +448,15 @@ async def join_waitlist(
         status="waitlisted",
         created_at=now,
     )
-    session.add(booking)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            if current is not None:
+                await _end(session, programme, current[0], now)
+            session.add(booking)
+            await session.flush()
+    except IntegrityError:
+        log.info("booking: event %s: a concurrent press queued first", event_id)
+        raise BookingError("already") from None
     return Seat("waitlisted", booking, event)
 
 
@@ -432,6 +468,7 @@ async def _end(
     if not await _transition(
         session, booking, booking.status, status="cancelled", offer_expires_at=None
     ):
+        log.info("booking %s changed meanwhile (another press or the expiry job)", booking.id)
         raise BookingError("stale")
     touch(booking)
     await reminders.withdraw(session, [booking.id])
@@ -444,7 +481,10 @@ async def cancel(
 ) -> tuple[Booking, Event]:
     """Give up a seat, leave the queue, or decline an offer."""
     booking, event = await _own(session, person, booking_id)
+    await lock_events(session, event.id)
+    booking, event = await _own(session, person, booking_id)  # as it is now that it is ours
     if booking.status not in LIVE:
+        log.info("booking %s was ended meanwhile (a second press, or the expiry job)", booking.id)
         raise BookingError("stale")
     if booking.status == "active" and closes_at(programme, event) <= now:
         raise BookingError("too_late")
@@ -455,6 +495,8 @@ async def cancel(
 async def accept_offer(
     session: AsyncSession, programme: Programme, person: Person, booking_id: int, now: datetime
 ) -> Seat:
+    booking, event = await _own(session, person, booking_id)
+    await lock_events(session, event.id)
     booking, event = await _own(session, person, booking_id)
     if booking.status == "active":
         return Seat("same", booking, event)
@@ -489,7 +531,8 @@ async def expire_offers(session: AsyncSession, programme: Programme, now: dateti
         .limit(200)
     )
     expired = 0
-    for booking in lapsed.all():
+    for booking in sorted(lapsed.all(), key=lambda b: (b.event_id, b.id)):
+        await lock_events(session, booking.event_id)
         if await _transition(session, booking, "offered", status="expired", offer_expires_at=None):
             await reminders.withdraw(session, [booking.id])
             await _pass_seat(session, programme, booking.event_id, now)
@@ -575,13 +618,14 @@ async def release_all(
     """For erasure (/delete): end every live entry of the person, cut-off or not; seats they
     held go to the next in line, their reminders are withdrawn. Deleting the person row alone
     would leave their seats counted as taken."""
-    entries = await session.scalars(
-        select(Booking).where(
-            Booking.person_id == person.id,
-            Booking.programme_id == programme.id,
-            Booking.status.in_(LIVE),
-        )
+    live = select(Booking).where(
+        Booking.person_id == person.id,
+        Booking.programme_id == programme.id,
+        Booking.status.in_(LIVE),
     )
+    await lock_events(session, *(entry.event_id for entry in await session.scalars(live)))
+    # Read again now that the events are locked: an offer may have lapsed meanwhile.
+    entries = await session.scalars(live.execution_options(populate_existing=True))
     ended = 0
     for entry in entries.all():
         await _end(session, programme, entry, now)

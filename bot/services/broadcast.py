@@ -17,7 +17,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, case, cast, func, literal, literal_column, select, update
+from sqlalchemy import (
+    String,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -309,6 +319,23 @@ class Progress:
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
+    kept = (
+        await session.execute(
+            select(
+                Broadcast.sent_count,
+                Broadcast.blocked_count,
+                Broadcast.failed_count,
+                Broadcast.cancelled_count,
+            ).where(Broadcast.id == broadcast_id, Broadcast.purged_at.is_not(None))
+        )
+    ).first()
+    if kept is not None:  # its rows are gone: the counts they left
+        sent, blocked_count, failed, cancelled = (int(n or 0) for n in kept)
+        return Progress(sent=sent, blocked=blocked_count, failed=failed, cancelled=cancelled)
+    return await _counted(session, broadcast_id)
+
+
+async def _counted(session: AsyncSession, broadcast_id: int) -> Progress:
     blocked = Outbox.last_error.startswith(UNREACHABLE_PREFIX)
     bucket = case(
         (Outbox.status == "sent", "sent"),
@@ -320,6 +347,60 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         select(bucket, func.count()).where(Outbox.broadcast_id == broadcast_id).group_by(bucket)
     )
     return Progress(**{name: int(n) for name, n in rows.all()})
+
+
+# How long a finished broadcast's outbox rows are kept (who failed, for the report and a look
+# by staff) before they are purged; the counts stay on the broadcast.
+ROWS_KEPT = timedelta(days=30)
+
+
+async def purge_finished(
+    session: AsyncSession, now: datetime, keep: timedelta = ROWS_KEPT, limit: int = 20
+) -> int:
+    """Delete the outbox rows of broadcasts finished more than `keep` ago, keeping their counts
+    on the broadcast: a broadcast to everyone is a row per person each time, and the outbox
+    would otherwise grow with every one (the nightly retention job runs this)."""
+    found = await session.scalars(
+        select(Broadcast)
+        .where(
+            Broadcast.status.in_(("done", "cancelled")),
+            Broadcast.finished_at < now - keep,
+            Broadcast.purged_at.is_(None),
+        )
+        .order_by(Broadcast.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    purged = 0
+    for finished in found.all():
+        counts = await _counted(session, finished.id)
+        if not counts.finished:  # a row still being sent (a cancel racing a send): later
+            continue
+        finished.sent_count, finished.blocked_count = counts.sent, counts.blocked
+        finished.failed_count, finished.cancelled_count = counts.failed, counts.cancelled
+        finished.purged_at = now
+        await session.execute(
+            delete(Outbox)
+            .where(Outbox.broadcast_id == finished.id)
+            .execution_options(synchronize_session=False)
+        )
+        purged += 1
+    return purged
+
+
+async def kept_counts(session: AsyncSession, programme_id: str | None = None) -> Progress:
+    """The counts of every purged broadcast together (for /stats)."""
+    statement = select(
+        func.coalesce(func.sum(Broadcast.sent_count), 0),
+        func.coalesce(func.sum(Broadcast.blocked_count), 0),
+        func.coalesce(func.sum(Broadcast.failed_count), 0),
+        func.coalesce(func.sum(Broadcast.cancelled_count), 0),
+    ).where(Broadcast.purged_at.is_not(None))
+    if programme_id is not None:
+        statement = statement.where(Broadcast.programme_id == programme_id)
+    row = (await session.execute(statement)).one()
+    sent, blocked, failed, cancelled = (int(n) for n in row)
+    return Progress(sent=sent, blocked=blocked, failed=failed, cancelled=cancelled)
 
 
 async def scheduled_or_running(session: AsyncSession) -> list[Broadcast]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import people
+from db.base import utcnow
 from db.models import AuditLog, Person
 from db.repositories import people as repo
 
@@ -84,22 +86,26 @@ async def former_members(session: AsyncSession) -> list[int]:
     return sorted(ids - set(current))
 
 
-def audit_denied(
+async def audit_denied(
     session: AsyncSession, person: Person | None, action: str, detail: str | None = None
 ) -> None:
     """Someone without the role tried a staff action (a command or a forged button). Who is
     the person row (so /delete unlinks it, as for every audit entry), not a copy of their id."""
-    repo.add_audit(
-        session,
-        action,
-        actor=person,
-        target=None,
-        detail={"data": detail[:100]} if detail else None,
-        allowed=False,
-    )
+    await _audit_refusal(session, person, action, None, detail[:100] if detail else None, None)
 
 
 REFUSED = "action.refused"
+# Refusals are folded: one row per person, kind of refusal and hour, with a count, the first
+# and the last thing tried and a few distinct ones. Each refused press wrote a row before,
+# so anyone could grow the audit table without bound by pressing forged buttons (1,206 rows
+# from 2,000 presses); now one person adds at most one row of each kind an hour.
+REFUSAL_WINDOW = timedelta(hours=1)
+REFUSAL_SAMPLES = 8
+
+
+def refusal_window_start(moment: datetime) -> datetime:
+    seconds = int(REFUSAL_WINDOW.total_seconds())
+    return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, tz=UTC)
 
 
 async def audit_refused(
@@ -109,15 +115,62 @@ async def audit_refused(
     an id that does not exist). The actor is the person row, so /delete unlinks it; `data` is
     callback data (opaque ids) or a bare command, never what someone typed."""
     person = await people.on_contact(session, telegram_id)
-    detail: dict[str, object] = {}
-    if data:
-        detail["data"] = data[:100]
-    if reason:
-        detail["reason"] = reason[:60]
     prefix = data.split(":", 1)[0][:40] if data else None
-    repo.add_audit(
-        session, REFUSED, actor=person, target=prefix, detail=detail or None, allowed=False
+    await _audit_refusal(
+        session, person, REFUSED, prefix, data[:100] if data else None,
+        reason[:60] if reason else None,
     )
+
+
+async def _audit_refusal(
+    session: AsyncSession,
+    person: Person | None,
+    action: str,
+    target: str | None,
+    data: str | None,
+    reason: str | None,
+) -> None:
+    now = utcnow()
+    row = None
+    if person is not None and person.id is not None:
+        # FOR UPDATE (PostgreSQL): two refusals of one person at once add to one count.
+        row = await session.scalar(
+            select(AuditLog)
+            .where(
+                AuditLog.actor_id == person.id,
+                AuditLog.action == action,
+                AuditLog.allowed.is_(False),
+                AuditLog.created_at >= refusal_window_start(now),
+            )
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    if row is None:
+        detail: dict[str, object] = {}
+        if data:
+            detail["data"] = data
+        if reason:
+            detail["reason"] = reason
+        repo.add_audit(
+            session, action, actor=person, target=target, count=1, detail=detail or None,
+            allowed=False,
+        )
+        return
+    folded = dict(row.detail or {})
+    samples = list(folded.get("samples") or ([folded["data"]] if "data" in folded else []))
+    if data:
+        folded.setdefault("data", data)
+        folded["last"] = data
+        if data not in samples and len(samples) < REFUSAL_SAMPLES:
+            samples.append(data)
+    if samples:
+        folded["samples"] = samples
+    if reason:
+        folded["last_reason"] = reason
+    folded["last_at"] = now.isoformat(timespec="seconds")
+    row.count = (row.count or 1) + 1
+    row.detail = folded  # a new dict: the JSON column sees the change
 
 
 def audit(

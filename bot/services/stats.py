@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import outbox
+from bot.services import broadcast, outbox
 from bot.services.segments import LIVE_APPLICATION, region_of_application
 from db.models import Application, Booking, Broadcast, Event, Match, Outbox, Person
 
@@ -139,6 +139,15 @@ async def collect(session: AsyncSession, programme_id: str, now: datetime) -> St
             select(Outbox.status, func.count()).where(condition).group_by(Outbox.status)
         )
         messages[name] = {status: int(n) for status, n in counted.all()}
+    # Rows of broadcasts finished long ago are purged; their counts stay on the broadcast.
+    kept = await broadcast.kept_counts(session)
+    for status, n in (
+        ("sent", kept.sent),
+        ("failed", kept.blocked + kept.failed),
+        ("cancelled", kept.cancelled),
+    ):
+        if n:
+            messages["broadcasts"][status] = messages["broadcasts"].get(status, 0) + n
     stats.messages = messages
     stats.broadcasts = int(
         await session.scalar(

@@ -68,9 +68,11 @@ async def test_non_staff_can_neither_use_nor_forge_staff_actions(bot, tg, user_f
     for data in ("bs:1:everyone:", "bw:1:now:5", "bw:1:drop:", "bx:1"):
         await user.press_data(data)
     assert [a.text for a in user.answers()] == [STALE] * 4
-    denied = await audit(bot, "staff.denied")
-    assert len(denied) == 9 and not any(row.allowed for row in denied)
-    assert {row.detail["data"] for row in denied} >= {"/stats", "bx:1", "bw:1:now:5"}
+    # One row for the person's refusals of the hour, with their count (issue 21, item 6).
+    [denied] = await audit(bot, "staff.denied")
+    assert not denied.allowed and denied.count == 9
+    assert set(denied.detail["samples"]) >= {"/stats", "bw:1:now:5"}
+    assert denied.detail["data"] == "/stats" and denied.detail["last"] == "bx:1"
     async with bot.sessionmaker() as session:
         assert await session.scalar(select(Broadcast)) is None
     # Nobody but staff is shown staff commands.
@@ -86,7 +88,8 @@ async def test_a_role_taken_away_stops_working_at_the_next_press(bot, tg) -> Non
         await people.set_role(session, STAFF_ID, "user")
     await staff.press("Everyone")
     assert staff.answers()[-1].text == STALE
-    assert (await audit(bot, "staff.denied"))[-1].detail["data"].startswith("bs:")
+    detail = (await audit(bot, "staff.denied"))[-1].detail
+    assert detail.get("last", detail["data"]).startswith("bs:")
     await staff.send("/stats")
     assert UNKNOWN in staff.last_message().text
 

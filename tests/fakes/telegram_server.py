@@ -1119,6 +1119,11 @@ class FakeTelegram:
                 f"{len(self._pending)} updates were not processed within {timeout:g} s"
             ) from None
 
+    def prepare(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """An update as `deliver` would hand it over (its id given, its callback query known),
+        for a test that feeds it to a dispatcher itself (several instances at once)."""
+        return self._prepare_update(update)
+
     def _prepare_update(self, update: Mapping[str, Any]) -> dict[str, Any]:
         payload = copy.deepcopy(dict(update))
         if "update_id" in payload:
