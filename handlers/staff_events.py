@@ -20,7 +20,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGE_NAMES, _, __, format_datetime, ngettext
+from bot.i18n import _, __, format_datetime, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
@@ -462,11 +462,18 @@ async def typed_where(message: Message, responder: Responder, state: FSMContext)
     await _remember(state, **_where((message.text or "").strip()))
     await state.set_state(EventForm.titles)
     responder.send(
-        _(
-            "The title in <b>{language}</b>? (Or all three at once, one per line: Polish, "
-            "Ukrainian, English.)"
-        ).format(language=LANGUAGE_NAMES[events.TITLE_LANGUAGES[0]])
+        str(TITLE_PROMPTS[events.TITLE_LANGUAGES[0]])
+        + " "
+        + _("(Or all three at once, one per line: Polish, Ukrainian, English.)")
     )
+
+
+# A prompt per language: each names the language in its own case ("po ukraińsku").
+TITLE_PROMPTS = {
+    "pl": __("The title in Polish?"),
+    "uk": __("The title in Ukrainian?"),
+    "en": __("The title in English?"),
+}
 
 
 def _titles(text: str, known: dict[str, str]) -> dict[str, str]:
@@ -498,7 +505,7 @@ async def typed_titles(
     missing = [code for code in events.TITLE_LANGUAGES if code not in titles]
     if missing:
         responder.send(
-            _("The title in <b>{language}</b>?").format(language=LANGUAGE_NAMES[missing[0]])
+            str(TITLE_PROMPTS[missing[0]])
         )
         return
     await state.set_state(EventForm.confirm)

@@ -27,7 +27,7 @@ def test_newevent_takes_the_titles_one_message_per_language(database_url: str) -
         "Spotkanie informacyjne", "Інформаційна зустріч", "Information meeting",
         "1",
     )
-    assert "Tytuł w języku: *Polski*" in chat and "*Українська*" in chat
+    assert "Tytuł po polsku?" in chat and "Tytuł po ukraińsku?" in chat
     assert "Utworzono wydarzenie #1" in chat
     created = chat[chat.index("Utworzono wydarzenie #1") :]
     assert "pl: Spotkanie informacyjne" in created

@@ -29,7 +29,8 @@ async def test_the_preview_gets_through_a_per_chat_flood_limit(bot, tg, user_fac
     assert not [t for t in texts if WRONG in t]
     assert "Ready to send" in texts[-1]
     assert [t.split("\n")[0] for t in texts[-4:-1]] == [
-        "Preview — Polski:", "Preview — Українська:", "Preview — English:"]
+        "Preview of the Polish text:", "Preview of the Ukrainian text:",
+        "Preview of the English text:"]
     previews = [c for c in tg.calls("sendMessage", chat_id=staff.chat_id)
                 if "Preview" in str(c.params.get("text"))]
     assert len([c for c in previews if c.ok]) == 3  # one message a language
