@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,6 @@ from handlers.meeting_cards import (
     when,
 )
 from handlers.meeting_notices import outbox_renderers as outbox_renderers
-from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 
