@@ -10,20 +10,26 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods import TelegramMethod
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import lean_aiogram
 from bot.i18n import create_i18n
 from bot.middlewares import PersonMiddleware, TransactionMiddleware
 from bot.programme import Programme, default_programme_path, load_programme
 from bot.services import people
 from bot.settings import Settings
-from bot.telegram_session import JsonSession
 from bot.throttling import ThrottlingMiddleware
 from db import migrate
 from db.base import utcnow
@@ -37,6 +43,18 @@ log = logging.getLogger(__name__)
 CONSOLE_TOKEN = "1000000001:console-chat-no-network-000000000000"
 
 
+class KeepResponseTypes(BaseRequestMiddleware):
+    """aiogram checks each answer with `Response[<the method's return type>]`, a class pydantic
+    keeps only weakly: each run of the cyclic collector dropped it, and the next call built
+    its validator again (~5 ms). Kept here for the life of the process (`lean_aiogram`)."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        lean_aiogram.response_type(method.__returning__)
+        return await make_request(bot, method)
+
+
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         api = (
@@ -44,7 +62,8 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
             if settings.telegram_api_base
             else None
         )
-        session = JsonSession(api=api) if api else JsonSession()
+        session = AiohttpSession(api=api) if api else AiohttpSession()
+    session.middleware(KeepResponseTypes())
     return Bot(
         token=settings.token or CONSOLE_TOKEN,
         session=session,
