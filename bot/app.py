@@ -10,7 +10,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
@@ -30,6 +29,7 @@ from bot.middlewares import PersonMiddleware, TransactionMiddleware
 from bot.programme import Programme, default_programme_path, load_programme
 from bot.services import people
 from bot.settings import Settings
+from bot.telegram_session import JsonSession
 from bot.throttling import ThrottlingMiddleware
 from db import migrate
 from db.base import utcnow
@@ -62,7 +62,7 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
             if settings.telegram_api_base
             else None
         )
-        session = AiohttpSession(api=api) if api else AiohttpSession()
+        session = JsonSession(api=api) if api else JsonSession()
     session.middleware(KeepResponseTypes())
     return Bot(
         token=settings.token or CONSOLE_TOKEN,

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
 from bot.delivery import UNREACHABLE_PREFIX, RateLimiter, Rendered, Sender, Skip
 from bot.i18n import create_i18n
 from bot.services import outbox
+from bot.telegram_session import JsonSession
 from db.engine import create_sessionmaker
 from db.models import Outbox, Person
 from tests.fakes.telegram_server import FakeTelegram
@@ -55,7 +55,7 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
     api = TelegramAPIServer.from_base(tg.base_url)
     bot = Bot(
-        TOKEN, session=AiohttpSession(api=api), default=DefaultBotProperties(parse_mode="HTML")
+        TOKEN, session=JsonSession(api=api), default=DefaultBotProperties(parse_mode="HTML")
     )
     yield bot
     await bot.session.close()

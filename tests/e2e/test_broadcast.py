@@ -302,13 +302,13 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from bot.delivery import Sender
-from aiogram.client.session.aiohttp import AiohttpSession
+from bot.telegram_session import JsonSession
 from bot.i18n import create_i18n
 from bot.renderers import renderers
 from db.engine import create_engine, create_sessionmaker
 
 async def main(url, base):
-    session = AiohttpSession(api=TelegramAPIServer.from_base(base))
+    session = JsonSession(api=TelegramAPIServer.from_base(base))
     bot = Bot("{TOKEN}", session=session, default=DefaultBotProperties(parse_mode="HTML"))
     sender = Sender(bot, create_sessionmaker(create_engine(url)), create_i18n(), renderers(),
                     rate=40)
