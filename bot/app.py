@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import (
@@ -36,6 +36,7 @@ from db.base import utcnow
 from db.engine import create_engine, create_sessionmaker
 from db.reference import load_reference
 from handlers import setup_routers
+from handlers.routing import Dispatcher
 
 log = logging.getLogger(__name__)
 

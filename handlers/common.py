@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 
 from bot.i18n import _
 from bot.responder import Responder
+from handlers.routing import Router
 from handlers.texts import help_text
 
 

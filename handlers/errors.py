@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, Router
+from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent, Message
@@ -23,6 +23,7 @@ from bot.services import staff
 from bot.services.answers import InvalidAnswer
 from bot.services.questionnaire import ApplicationsClosed, StaleAction
 from handlers.question_view import invalid_text
+from handlers.routing import Router
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
 from bot.responder import Responder
+from handlers.routing import Router
 
 
 async def unknown_command(message: Message, responder: Responder) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import TelegramObject
 
 from db.models import Person
 
@@ -19,14 +19,3 @@ class IsStaff(Filter):
         if person is None:
             return False
         return person.role == "admin" if self.admin else person.role in ("staff", "admin")
-
-
-class PrivateChat(Filter):
-    """The bot serves private chats only. A coroutine, unlike a magic filter
-    (`F.chat.type == "private"`), which aiogram runs in a thread: this one runs on every update."""
-
-    async def __call__(self, event: TelegramObject) -> bool:
-        if isinstance(event, CallbackQuery):
-            message = event.message
-            return message is not None and message.chat.type == "private"
-        return isinstance(event, Message) and event.chat.type == "private"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +35,7 @@ from handlers.meeting_cards import (
     when,
 )
 from handlers.meeting_notices import outbox_renderers as outbox_renderers
+from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 

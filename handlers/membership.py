@@ -6,12 +6,13 @@ them, and exports show since when. Unblocking (or pressing Start again) clears t
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.types import ChatMemberUpdated
 
 from bot.services import segments
 from db.models import Person
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 
 GONE = ("kicked", "left")
 

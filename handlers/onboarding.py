@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aiogram import Router
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from bot.settings import Settings
 from db.models import Person
 from handlers.errors import audit_refused_event
 from handlers.keyboards import language_keyboard
+from handlers.routing import Router
 from handlers.start import show_notice
 from handlers.texts import FIRST_GREETING
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -15,6 +15,7 @@ from bot.responder import Responder
 from bot.services import privacy
 from db.models import Person
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 
 
 class EraseConfirm(CallbackData, prefix="erase"):

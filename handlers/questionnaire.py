@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from db.models import Application, Person
 from handlers import meetings
 from handlers import question_view as view
 from handlers.callbacks import Answer, Done, Nav, News, Place, RoleChoice, Toggle
+from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 

@@ -8,7 +8,7 @@ the attempt is written to the audit log.
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -42,6 +42,7 @@ from handlers.callbacks import (
 )
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 
 # Every command and button of the staff routers (this module, staff_matching, staff_events):
 # from anyone else they reach the denied router below and are audit-logged.

@@ -7,7 +7,6 @@ and the presser (`broadcast.draft_of`) on each press.
 
 from __future__ import annotations
 
-from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -23,6 +22,7 @@ from db.models import Broadcast, Event, Person
 from handlers import staff_views as view
 from handlers.callbacks import BroadcastSegment
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 from handlers.staff_broadcast_text import ask_text
 
 

@@ -8,7 +8,7 @@ the segment changed meanwhile, they are shown the new count and asked again.
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -24,6 +24,7 @@ from handlers import staff_progress
 from handlers import staff_views as view
 from handlers.callbacks import BroadcastStep
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 from handlers.staff_broadcast_text import Wizard
 
 

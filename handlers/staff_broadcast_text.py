@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -22,6 +22,7 @@ from bot.services.broadcast import BroadcastError
 from db.models import Person
 from handlers import staff_views as view
 from handlers.callbacks import BroadcastStep
+from handlers.routing import Router
 
 # Entities a Telegram client adds for formatting (as opposed to links it merely recognises).
 FORMATTING = frozenset(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -31,6 +31,7 @@ from db.models import Application, Event, Person
 from handlers.callbacks import StaffAttendance, StaffChoice, StaffEvent
 from handlers.errors import ExplainRefusals
 from handlers.filters import IsStaff
+from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 

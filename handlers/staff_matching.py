@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from db.models import Application, Person
 from handlers.callbacks import MatchHost, MatchIntern
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 
 MAX_INVITES = 50
 

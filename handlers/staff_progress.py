@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -26,6 +26,7 @@ from db.models import Broadcast, Event, Outbox, Person
 from handlers import staff_views as view
 from handlers.callbacks import BroadcastStop
 from handlers.questionnaire import Clock
+from handlers.routing import Router
 
 log = logging.getLogger(__name__)
 

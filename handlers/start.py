@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -19,6 +18,7 @@ from db.models import Person
 from handlers.callbacks import LanguageChoice, NoticeAck
 from handlers.keyboards import language_keyboard, notice_keyboard
 from handlers.questionnaire import Clock, show_home
+from handlers.routing import Router
 from handlers.texts import FIRST_GREETING, privacy_notice
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -281,6 +282,26 @@ async def test_staff_are_told_in_one_message(bot, user_factory, tg, clock) -> No
     assert "2 nowe zgłoszenia" in staff_messages[0].text
     assert "Hel" in staff_messages[0].text and "Gromadka" in staff_messages[0].text
     assert (await sender.tick()).claimed == 0  # sent once, never again
+
+
+async def test_no_filter_runs_in_a_thread(bot, user_factory, monkeypatch) -> None:
+    """aiogram runs a plain-function filter through asyncio.to_thread; ours stay on the loop."""
+    threaded: list[object] = []
+    original = asyncio.to_thread
+
+    async def spy(func, /, *args, **kwargs):
+        threaded.append(getattr(func, "func", func))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    user = user_factory(language_code="pl")
+    await begin_as_host(user, "pl")
+    await pick_gmina(user, "wadowice", "Wadowice ·")
+    await answer_rest(user, "pl")
+    await user.send("/help")
+    await user.send("/nosuchcommand")
+    await user.send_sticker()
+    assert threaded == []
 
 
 async def test_a_journey_leaves_no_cyclic_garbage(bot, user_factory) -> None:

@@ -1,0 +1,76 @@
+"""Guards for the code that copies or reaches into aiogram's routing (handlers/routing.py and
+`handlers.keep_on_event_loop`): when an aiogram release changes what was copied, these fail
+and say which function changed and in which version, before a deployment finds out.
+
+handlers/routing.py takes the same steps as the functions below, in the same order; after an
+upgrade that changes one of them, read the new upstream code against routing.py, mend what
+differs, run tests/unit/test_routing.py (which feeds the same updates through aiogram's
+routers and ours and compares handler, data and order), then record the new fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import aiogram
+from aiogram import Dispatcher, Router
+from aiogram.dispatcher.event.handler import CallableObject, HandlerObject
+from aiogram.dispatcher.event.telegram import TelegramEventObserver
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
+
+WRITTEN_AGAINST = "aiogram 3.31.0"
+
+# The source of each upstream function routing.py re-implements or relies on, fingerprinted
+# (sha256 of inspect.getsource, first 16 hex digits) as of WRITTEN_AGAINST.
+COPIED = {
+    Router.propagate_event: "78ee00b916f43e05",
+    Router._propagate_event: "76fc938efce3eacf",
+    TelegramEventObserver.trigger: "fdd6943a8bb91fb6",
+    TelegramEventObserver._resolve_middlewares: "528e13a9a85cb5a1",
+    HandlerObject.check: "c0064e79199eca54",
+    CallableObject.call: "578e102991fb419d",
+    Dispatcher._listen_update: "1d7b85fb78b6763a",
+    CallbackQueryFilter.__call__: "f366a7bc025775c7",
+    Command.__call__: "0d7e8714099d0352",
+}
+
+
+def _fingerprint(function: object) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]  # type: ignore[arg-type]
+
+
+def test_the_aiogram_routing_code_handlers_routing_copies_is_unchanged() -> None:
+    changed = [
+        function.__qualname__
+        for function, expected in COPIED.items()
+        if _fingerprint(function) != expected
+    ]
+    assert not changed, (
+        f"aiogram {aiogram.__version__} changed {changed}, which handlers/routing.py copies "
+        f"(written against {WRITTEN_AGAINST}): compare and mend it, then update COPIED"
+    )
+
+
+def test_the_private_attributes_routing_reads_are_there() -> None:
+    router = Router()
+    observer = router.message
+    where = (
+        f"aiogram {aiogram.__version__}; handlers/routing.py was written against {WRITTEN_AGAINST}"
+    )
+    assert isinstance(getattr(observer, "_handler", None), HandlerObject), (
+        f"TelegramEventObserver._handler (a router's own filters) is gone: {where}"
+    )
+    observer.register(lambda message: None)
+    handler = observer.handlers[-1]
+    for name in ("filters", "awaitable", "callback", "params", "varkw", "call"):
+        assert hasattr(handler, name), f"HandlerObject.{name} is gone: {where}"
+
+    class Pick(CallbackData, prefix="p"):
+        id: int
+
+    assert (Pick.__prefix__, Pick.__separator__) == ("p", ":"), (
+        f"CallbackData's __prefix__/__separator__ changed: {where}"
+    )
+    assert hasattr(Command(commands=["x"]), "prefix"), f"Command.prefix is gone: {where}"
