@@ -1,6 +1,7 @@
-"""Guards for the code that copies or reaches into aiogram's routing (handlers/routing.py and
-`handlers.keep_on_event_loop`): when an aiogram release changes what was copied, these fail
-and say which function changed and in which version, before a deployment finds out.
+"""Guards for the code that copies or reaches into aiogram's insides (handlers/routing.py,
+`handlers.keep_on_event_loop`, bot/telegram_session.py): when an aiogram release changes what
+they rely on, these fail and say what changed and in which version, before a deployment finds
+out.
 
 handlers/routing.py takes the same steps as the functions below, in the same order; after an
 upgrade that changes one of them, read the new upstream code against routing.py, mend what
@@ -15,6 +16,8 @@ import inspect
 
 import aiogram
 from aiogram import Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.handler import CallableObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.filters import Command
@@ -74,3 +77,20 @@ def test_the_private_attributes_routing_reads_are_there() -> None:
         f"CallbackData's __prefix__/__separator__ changed: {where}"
     )
     assert hasattr(Command(commands=["x"]), "prefix"), f"Command.prefix is gone: {where}"
+
+
+def test_the_session_methods_json_session_uses_are_there() -> None:
+    """bot/telegram_session.py builds JSON bodies with aiogram's own session methods."""
+    where = (
+        f"aiogram {aiogram.__version__}; telegram_session.py was written against {WRITTEN_AGAINST}"
+    )
+    session = AiohttpSession()
+    for name in ("prepare_value", "check_response", "json_dumps", "create_session", "make_request"):
+        assert callable(getattr(session, name, None)), (
+            f"AiohttpSession.{name} is gone: {where}"
+        )
+    parameters = inspect.signature(AiohttpSession.prepare_value).parameters
+    assert {"value", "bot", "files", "_dumps_json"} <= set(parameters), (
+        f"BaseSession.prepare_value(value, bot, files, _dumps_json) changed: {where}"
+    )
+    assert callable(getattr(TelegramAPIServer.from_base("http://x"), "api_url", None)), where
