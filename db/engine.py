@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from db import sqlite_driver
 from db.repositories import applications
 
 
@@ -35,10 +36,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     # The sqlite3 module would defer BEGIN until the first write, so a read-then-write update
-    # would read outside its transaction. IMMEDIATE takes the write lock up front, so a
-    # transaction never fails half-way with "database is locked". (SQLAlchemy's documented
-    # recipe for pysqlite/aiosqlite transactions.)
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # would read outside its transaction. IMMEDIATE takes the write lock up front: writers
+    # queue for it (on the driver's WriterGate within the process, on busy_timeout between
+    # processes) instead of failing half-way with "database is locked". The driver sends it
+    # together with the transaction's first statement.
+    connection.exec_driver_sql(sqlite_driver.BEGIN_IMMEDIATE)
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -46,15 +48,15 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        # SQLite has one writer at a time, and every transaction here begins IMMEDIATE: one
-        # connection a process, so this process's transactions queue for it in SQLAlchemy's
-        # pool. Several would queue in SQLite's busy handler instead, which polls with sleeps
-        # of up to 100 ms and leaves the lock idle meanwhile (a tail of up to a second at 100
-        # updates a second). busy_timeout still arbitrates between processes (a CLI command
-        # beside the bot).
+        # SQLite has one writer at a time, and every transaction here begins IMMEDIATE. The
+        # connections of this process queue for the lock on the driver's WriterGate, first
+        # come, first served (db/sqlite_driver.py); SQLite's own busy handler polls, with
+        # sleeps of up to 100 ms, and is not fair. A few connections keep the next
+        # transactions ready and the outbox sender going.
         kwargs.setdefault("pool_size", 1)
-        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("max_overflow", 3)
         kwargs.setdefault("pool_timeout", 120)
+        kwargs.setdefault("async_creator", sqlite_driver.async_creator(url))
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

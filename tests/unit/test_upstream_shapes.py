@@ -86,11 +86,31 @@ def test_the_session_methods_json_session_uses_are_there() -> None:
     )
     session = AiohttpSession()
     for name in ("prepare_value", "check_response", "json_dumps", "create_session", "make_request"):
-        assert callable(getattr(session, name, None)), (
-            f"AiohttpSession.{name} is gone: {where}"
-        )
+        assert callable(getattr(session, name, None)), f"AiohttpSession.{name} is gone: {where}"
     parameters = inspect.signature(AiohttpSession.prepare_value).parameters
     assert {"value", "bot", "files", "_dumps_json"} <= set(parameters), (
         f"BaseSession.prepare_value(value, bot, files, _dumps_json) changed: {where}"
     )
     assert callable(getattr(TelegramAPIServer.from_base("http://x"), "api_url", None)), where
+
+
+def test_the_aiosqlite_insides_the_sqlite_driver_uses_are_unchanged() -> None:
+    """db/sqlite_driver.py subclasses aiosqlite's Connection and uses its private `_conn`,
+    `_execute` and `_thread` (aiosqlite 0.20 and 0.21 had no `_thread`)."""
+    import aiosqlite
+    from aiosqlite import Connection
+
+    fingerprints = {
+        Connection._execute: "11f83d6bbbe803e3",
+        Connection.commit: "fa99995cce2dbf9f",
+        Connection.rollback: "a6ed744fadb2eff3",
+        Connection.close: "8ba49d8e608d032e",
+        Connection.__init__: "3aed416ac99323f1",
+    }
+    changed = [
+        f.__qualname__ for f, expected in fingerprints.items() if _fingerprint(f) != expected
+    ]
+    assert not changed, (
+        f"aiosqlite {aiosqlite.__version__} changed {changed}, which db/sqlite_driver.py relies "
+        "on (written against aiosqlite 0.22.1): compare and mend it, then update the fingerprints"
+    )
