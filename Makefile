@@ -3,11 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYBABEL := $(VENV)/bin/pybabel
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LOCK := requirements/lock.txt
+# uv only resolves (`make upgrade`, `make test-latest`); installs come from the hashed lock with pip.
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+LATEST := .venv-latest
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test install lint typecheck check extract-messages update-messages translations _translations bench console clean
+.PHONY: run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
 
 run: install
 	$(PY) -m bot
@@ -20,15 +25,43 @@ test: install
 
 install: $(STAMP) $(MO)
 
-$(STAMP): pyproject.toml
+# The locked versions, every file checked against its hash; then the project itself, without
+# resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(STAMP)
 	$(PYBABEL) compile -D messages -i $< -o $@
+
+$(UV):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+
+# The newest releases pyproject.toml's ranges allow, into a lock for every Python we support.
+upgrade: $(UV)
+	$(UV) pip compile --quiet pyproject.toml --extra dev --generate-hashes --universal \
+		--python-version 3.11 --upgrade -o $(LOCK)
+	$(MAKE) --no-print-directory lock-check
+
+# Python 3.11 and 3.12 each resolve within the ranges (no interpreter needed).
+lock-check: $(UV)
+	for v in 3.11 3.12; do \
+		$(UV) pip compile --quiet pyproject.toml --extra dev --python-version $$v -o /dev/null || exit 1; \
+	done
+
+# The suite on SQLite against the newest releases the ranges allow (not the lock), in a venv of
+# its own: an upstream release that breaks us shows here before a deployer meets it.
+test-latest: $(UV) $(MO)
+	rm -rf $(LATEST)
+	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
+	$(UV) pip install --quiet --python $(LATEST)/bin/python --refresh -e '.[dev]'
+	$(UV) pip list --python $(LATEST)/bin/python | grep -iE '^(aiogram|aiohttp|aiosqlite|asyncpg|sqlalchemy|pydantic|alembic|apscheduler|babel) '
+	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -61,4 +94,4 @@ bench: install
 	$(PY) bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache .mypy_cache

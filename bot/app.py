@@ -12,13 +12,19 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods import TelegramMethod
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import lean_aiogram
 from bot.i18n import create_i18n
 from bot.middlewares import PersonMiddleware, TransactionMiddleware
 from bot.programme import Programme, default_programme_path, load_programme
@@ -39,6 +45,18 @@ log = logging.getLogger(__name__)
 CONSOLE_TOKEN = "1000000001:console-chat-no-network-000000000000"
 
 
+class KeepResponseTypes(BaseRequestMiddleware):
+    """aiogram checks each answer with `Response[<the method's return type>]`, a class pydantic
+    keeps only weakly: each run of the cyclic collector dropped it, and the next call built
+    its validator again (~5 ms). Kept here for the life of the process (`lean_aiogram`)."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        lean_aiogram.response_type(method.__returning__)
+        return await make_request(bot, method)
+
+
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         api = (
@@ -47,6 +65,7 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
             else None
         )
         session = JsonSession(api=api) if api else JsonSession()
+    session.middleware(KeepResponseTypes())
     return Bot(
         token=settings.token or CONSOLE_TOKEN,
         session=session,

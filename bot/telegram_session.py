@@ -5,20 +5,27 @@ preview options) JSON-encoded into a field, the whole URL-encoded into the body.
 takes JSON bodies as well, and for the calls the bot makes on every update (answer a button,
 send or edit a card) one `json.dumps` is several times cheaper than building and encoding the
 form. Calls that upload a file (exports, .ics files, broadcast media) keep aiogram's multipart
-form; errors and responses are handled by aiogram exactly as before. The JSON calls go over
-our own keep-alive HTTP/1.1 client (`bot.keepalive`), several times cheaper per call than
-aiohttp's request machinery; uploads, and every call when a proxy is set, go through aiohttp.
+form; errors and responses are handled by aiogram exactly as before. Every call goes over
+aiogram's own aiohttp session (`AiohttpSession.create_session`): only public methods of
+aiogram's session are used (`prepare_value`, `check_response`, `json_dumps`, `api.api_url`).
 
 `call_plain` is for callers that do not read the answer (the replies queued during an
 update): a successful answer comes back as plain JSON instead of being validated into
 aiogram's models, which for a sent or edited message costs as much CPU as sending it. Any
 other answer goes through aiogram's checks and raises its usual exceptions.
+
+Why it stays (issue 20): measured with callgrind (bench/instructions.sh, SQLite, 10 people),
+aiogram's plain AiohttpSession in its place took the bot from 8.45 to 10.96 M instructions an
+update, 30% more, past the 15% a library reach may save before it is kept. (Our own keep-alive
+HTTP client under it saved about 1% more and was removed.) It relies on aiogram's session
+methods `prepare_value` (with its private `_dumps_json` keyword), `check_response`,
+`json_dumps` and `api.api_url`; tests/unit/test_upstream_shapes.py checks them and names the
+aiogram version when they change.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
 from functools import cache
 from typing import Any, cast
 
@@ -28,11 +35,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError, ClientSession, ClientTimeout
+from aiohttp import ClientError, ClientTimeout
 from pydantic import BaseModel
-
-from bot import lean_aiogram
-from bot.keepalive import KeepAliveClient
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -41,9 +45,6 @@ class JsonSession(AiohttpSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepared_defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
-        # JSON calls go through our keep-alive client (bot/keepalive.py), uploads through
-        # aiohttp's multipart form. The same connection limit for both.
-        self._http = self._keepalive_client()
         self._urls: dict[tuple[str, str], str] = {}
 
     async def make_request(
@@ -52,9 +53,6 @@ class JsonSession(AiohttpSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
     ) -> TelegramType:
-        # aiogram checks the answer with Response[<return type>]: kept built, not rebuilt
-        # after each garbage collection (see lean_aiogram.response_type).
-        lean_aiogram.response_type(method.__returning__)
         body = self._json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
@@ -137,42 +135,15 @@ class JsonSession(AiohttpSession):
         seconds = self.timeout if timeout is None else timeout
         data = self.json_dumps(body).encode()
         try:
-            if self.proxy is not None:  # only aiohttp (with aiohttp-socks) speaks to proxies
-                return await self._post_through_aiohttp(url, data, seconds)
-            return await self._http.post_json(url, data, seconds)
+            session = await self.create_session()
+            async with session.post(
+                url, data=data, headers=_JSON, timeout=ClientTimeout(total=seconds)
+            ) as response:
+                return response.status, await response.read()
         except TimeoutError as exc:
             raise _network_error(api_method, "Request timeout error") from exc
         except (OSError, ClientError) as exc:
             raise _network_error(api_method, f"{type(exc).__name__}: {exc}") from exc
-
-    async def _post_through_aiohttp(
-        self, url: str, data: bytes, seconds: float
-    ) -> tuple[int, bytes]:
-        session = await self.create_session()
-        async with session.post(
-            url, data=data, headers=_JSON, timeout=ClientTimeout(total=seconds)
-        ) as response:
-            return response.status, await response.read()
-
-    async def create_session(self) -> ClientSession:
-        # aiogram closes the whole session before its first aiohttp call (to apply a new
-        # proxy): only aiohttp's part, not the keep-alive connections other calls are using.
-        if self._should_reset_connector:
-            await AiohttpSession.close(self)
-            self._should_reset_connector = False
-        return await super().create_session()
-
-    async def close(self) -> None:
-        await self._http.close()
-        self._http = self._keepalive_client()  # the session may be used again, as aiogram's
-        await super().close()
-
-    def _keepalive_client(self) -> KeepAliveClient:
-        context = self._connector_init.get("ssl")
-        return KeepAliveClient(
-            limit=self._connector_init.get("limit") or 100,
-            ssl_context=context if isinstance(context, ssl.SSLContext) else None,
-        )
 
 
 def _network_error(api_method: str, message: str) -> TelegramNetworkError:

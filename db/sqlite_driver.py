@@ -22,8 +22,16 @@ sleep. The busy handler still arbitrates between processes.
 
 Two more round trips are saved per transaction: `BEGIN IMMEDIATE` (see `db.engine`) is not sent
 on its own but goes with the transaction's first statement, and `guard_commit` puts one more
-statement into the COMMIT's trip: the bot records each update's id that way (see
-`db.repositories.updates.seal`), so the record costs no trip of its own.
+statement into the COMMIT's trip (the bot no longer uses it: an update's id is recorded with a
+plain INSERT inside the transaction, `db.repositories.updates.seal`).
+
+Why it stays (issue 20): with SQLAlchemy's stock aiosqlite dialect instead (one connection a
+process, so the gate's queueing was the pool's), the dispatch benchmark's update cost 4.63 →
+7.20 ms of CPU and its p99 at 100 updates/s went 21 → 61 ms on a quiet two-core machine, past
+the 25 ms target and the 15% of throughput a reach into a library's insides may save. It
+relies on aiosqlite's private `Connection._conn`, `_execute` and `_thread` (aiosqlite 0.20 and
+0.21 had no `_thread`: hence `aiosqlite>=0.22.1`); tests/unit/test_upstream_shapes.py
+fingerprints the aiosqlite code it builds on and names the version when it changes.
 """
 
 from __future__ import annotations

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.services import people
 from db.engine import create_sessionmaker
 from db.models import Person, ProcessedUpdate
-from db.postgres_driver import GuardedConnection
 from db.repositories import updates
-from db.sqlite_driver import OneHopConnection
 
 
 async def _deliver(engine, update_id: int, telegram_id: int) -> None:
@@ -38,38 +36,13 @@ async def test_seal_before_any_statement_still_records(engine) -> None:
     assert await _count(engine, ProcessedUpdate) == 1
 
 
-async def test_the_transaction_knows_its_connection(engine) -> None:
-    sqlite = engine.dialect.name == "sqlite"
-    async with create_sessionmaker(engine)() as session:
-        async with session.begin():
-            assert updates._driver_of_transaction(session.sync_session) is None  # no trip yet
-            await people.on_contact(session, 10)
-            noted = updates._driver_of_transaction(session.sync_session)
-            raw = await (await session.connection()).get_raw_connection()
-            ours = OneHopConnection if sqlite else GuardedConnection
-            assert isinstance(noted, ours) and noted is raw.driver_connection
-        async with session.begin():  # a new transaction: the old note does not count
-            assert updates._driver_of_transaction(session.sync_session) is None
-
-
-async def test_the_record_rides_with_the_commit(engine) -> None:
-    """On both databases the INSERT of the update's id costs no statement of its own: it is
-    sent with the COMMIT (SQLite: in the same trip to the thread; PostgreSQL: in the same
-    query). A duplicate rolls everything back, and the connection serves the next update."""
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
-        await _deliver(engine, 7, telegram_id=70)
-        with pytest.raises(updates.AlreadyProcessed):
-            await _deliver(engine, 7, telegram_id=71)
-        await _deliver(engine, 8, telegram_id=72)  # the same pooled connection, after a rollback
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
-    assert not [s for s in statements if "processed_update" in s]
+async def test_a_duplicate_rolls_back_and_the_connection_serves_the_next_update(engine) -> None:
+    """The record is a plain INSERT in the update's transaction: a duplicate rolls everything
+    back, and the pooled connection is clean for the next update."""
+    await _deliver(engine, 7, telegram_id=70)
+    with pytest.raises(updates.AlreadyProcessed):
+        await _deliver(engine, 7, telegram_id=71)
+    await _deliver(engine, 8, telegram_id=72)  # the same pooled connection, after a rollback
     assert (await _count(engine, ProcessedUpdate), await _count(engine, Person)) == (2, 2)
     async with create_sessionmaker(engine)() as session:
         kept = await session.scalars(select(ProcessedUpdate.update_id).order_by("update_id"))
