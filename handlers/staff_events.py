@@ -24,7 +24,7 @@ from bot.i18n import _, __, format_datetime, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
-from bot.services import events
+from bot.services import events, export
 from bot.services.booking import BookingError
 from bot.services.events import EventDraft, EventError
 from db.models import Application, Event, Person
@@ -35,17 +35,8 @@ from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 
-KIND_NAMES = {
-    "info_meeting": __("information meeting"),
-    "internship": __("internship"),
-    "study_visit": __("study visit"),
-    "other": __("other event"),
-}
-AUDIENCE_NAMES = {
-    "municipality": __("host local governments"),
-    "intern": __("interns"),
-    "all": __("everyone"),
-}
+KIND_NAMES = export.EVENT_KINDS
+AUDIENCE_NAMES = export.EVENT_AUDIENCES
 FIELDS = {
     "title_pl": __("title (Polish)"),
     "title_uk": __("title (Ukrainian)"),

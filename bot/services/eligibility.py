@@ -6,6 +6,7 @@ official figure is missing, the person's own statement decides and staff are ask
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +71,17 @@ def _reason(rule: Rule, value: Any) -> Reason:
 
 
 def evaluate(spec: AudienceSpec, answers: dict[str, Any]) -> Verdict:
+    return _verdict(spec, answers, applies)
+
+
+def _verdict(
+    spec: AudienceSpec, answers: dict[str, Any], counts: Callable[[Rule, dict[str, Any]], bool]
+) -> Verdict:
+    """The verdict of the rules that `counts` (every rule that applies, or only those decided)."""
     reasons: list[Reason] = []
     needs_review = False
     for rule in spec.eligibility:
-        if not applies(rule, answers):
+        if not counts(rule, answers):
             continue
         passes, value, stated = check_rule(rule, answers)
         needs_review = needs_review or stated
@@ -111,16 +119,7 @@ def decided(rule: Rule, answers: dict[str, Any]) -> bool:
 
 def decided_verdict(spec: AudienceSpec, answers: dict[str, Any]) -> Verdict:
     """The verdict of the rules already decided: what an application stopped early is."""
-    reasons: list[Reason] = []
-    needs_review = False
-    for rule in spec.eligibility:
-        if not decided(rule, answers):
-            continue
-        passes, value, stated = check_rule(rule, answers)
-        needs_review = needs_review or stated
-        if not passes:
-            reasons.append(_reason(rule, value))
-    return Verdict(eligible=not reasons, reasons=reasons, needs_review=needs_review)
+    return _verdict(spec, answers, decided)
 
 
 def ruled_out_by(spec: AudienceSpec, answers: dict[str, Any], question_id: str) -> list[Reason]:
