@@ -61,7 +61,7 @@ test-latest: $(UV) $(MO)
 	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
 	$(UV) pip install --quiet --python $(LATEST)/bin/python --refresh -e '.[dev]'
 	$(UV) pip list --python $(LATEST)/bin/python | grep -iE '^(aiogram|aiohttp|aiosqlite|asyncpg|sqlalchemy|pydantic|alembic|apscheduler|babel) '
-	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
+	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider -m 'not slow' $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

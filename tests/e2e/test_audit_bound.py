@@ -3,6 +3,7 @@ by the thousand adds one row per kind of refusal and hour, with the count."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from db.models import AuditLog
@@ -11,6 +12,7 @@ from tests.e2e.test_staff import ready
 PRESSES = 2_000
 
 
+@pytest.mark.slow  # 2,000 updates: run by the locked suites, not again by `make test-latest`
 async def test_two_thousand_forged_presses_fold_into_a_few_rows(bot, tg, user_factory) -> None:
     user = user_factory()
     await ready(bot, user)
