@@ -301,6 +301,12 @@ class _Lease:
     token: int
 
 
+
+def _still_claimed(ids: list[int], token: int) -> tuple[Any, ...]:
+    """Rows still leased under the claim `token` (their `attempts` when claimed): a row
+    cancelled meanwhile, or taken over by another instance after our lease, is left alone."""
+    return (Outbox.id.in_(ids), Outbox.status == "sending", Outbox.attempts == token)
+
 class Sender:
     def __init__(
         self,
@@ -457,11 +463,7 @@ class Sender:
                 for token, ids in by_token.items():
                     await session.execute(
                         update(Outbox)
-                        .where(
-                            Outbox.id.in_(ids),
-                            Outbox.status == "sending",
-                            Outbox.attempts == token,
-                        )
+                        .where(*_still_claimed(ids, token))
                         .values(status="pending", lease_until=None, attempts=Outbox.attempts - 1)
                         .execution_options(synchronize_session=False)
                     )
@@ -508,11 +510,7 @@ class Sender:
             for token, ids in by_token.items():
                 result = await session.execute(
                     update(Outbox)
-                    .where(
-                        Outbox.id.in_(ids),
-                        Outbox.status == "sending",
-                        Outbox.attempts == token,
-                    )
+                    .where(*_still_claimed(ids, token))
                     .values(lease_until=now + self.lease)
                     .returning(Outbox.id)
                     .execution_options(synchronize_session=False)
@@ -892,11 +890,7 @@ class Sender:
                 for token, ids in self._by_token(rows).items():
                     await session.execute(
                         update(Outbox)
-                        .where(
-                            Outbox.id.in_(ids),
-                            Outbox.status == "sending",
-                            Outbox.attempts == token,
-                        )
+                        .where(*_still_claimed(ids, token))
                         .values(**self._values(rows, outcome, now))
                         .execution_options(synchronize_session=False)
                     )

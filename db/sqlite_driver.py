@@ -20,10 +20,8 @@ taken when BEGIN is sent and given back at COMMIT or ROLLBACK) rather than in SQ
 handler, which polls with sleeps of up to 100 ms and so leaves the lock idle while writers
 sleep. The busy handler still arbitrates between processes.
 
-Two more round trips are saved per transaction: `BEGIN IMMEDIATE` (see `db.engine`) is not sent
-on its own but goes with the transaction's first statement, and `guard_commit` puts one more
-statement into the COMMIT's trip (the bot no longer uses it: an update's id is recorded with a
-plain INSERT inside the transaction, `db.repositories.updates.seal`).
+One more round trip is saved per transaction: `BEGIN IMMEDIATE` (see `db.engine`) is not sent
+on its own but goes with the transaction's first statement.
 
 Why it stays (issue 20): with SQLAlchemy's stock aiosqlite dialect instead (one connection a
 process, so the gate's queueing was the pool's), the dispatch benchmark's update cost 4.63 →
@@ -39,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -175,7 +172,6 @@ class WriterGate:
 
 
 class OneHopConnection(aiosqlite.Connection):
-    _guard: tuple[str, tuple[Any, ...], Callable[[], Exception]] | None = None
     _begin_pending = False
     _gate: WriterGate | None = None
     _holding_gate = False
@@ -198,17 +194,6 @@ class OneHopConnection(aiosqlite.Connection):
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
 
-    def guard_commit(
-        self, sql: str, parameters: tuple[Any, ...], rejected: Callable[[], Exception]
-    ) -> None:
-        """Run `sql` just before the transaction's COMMIT, in the same trip to the thread.
-
-        If it changes no row (an INSERT … ON CONFLICT DO NOTHING that found its key), the
-        transaction is rolled back instead and `commit()` raises `rejected()`. A rollback
-        drops the guard unrun.
-        """
-        self._guard = (sql, parameters, rejected)
-
     async def commit(self) -> None:
         try:
             await self._commit()
@@ -216,33 +201,11 @@ class OneHopConnection(aiosqlite.Connection):
             self._leave_gate()
 
     async def _commit(self) -> None:
-        guard, self._guard = self._guard, None
-        if guard is None:
-            if not self._begin_pending:  # a transaction that ran nothing has nothing to commit
-                await super().commit()
-            self._begin_pending = False
-            return
-        sql, parameters, rejected = guard
-        begin = await self._begin_with_next_trip()
-
-        def on_thread() -> bool:
-            connection = self._conn
-            if begin:
-                connection.execute(BEGIN_IMMEDIATE)
-            cursor = connection.execute(sql, parameters)
-            changed = cursor.rowcount > 0
-            cursor.close()
-            if changed:
-                connection.commit()
-            else:
-                connection.rollback()
-            return changed
-
-        if not await self._execute(on_thread):
-            raise rejected()
+        if not self._begin_pending:  # a transaction that ran nothing has nothing to commit
+            await super().commit()
+        self._begin_pending = False
 
     async def rollback(self) -> None:
-        self._guard = None
         self._begin_pending = False
         try:
             connection = self._connection

@@ -86,11 +86,6 @@ def invalid_text(error: InvalidAnswer) -> str:
     return str(template).format(**params)
 
 
-def describe_place(place: dict[str, Any], language: str) -> str:
-    """One line naming a place so namesakes are told apart, in the reader's language."""
-    return place_names.describe(place, language)
-
-
 def place_row(match: Any, language: str) -> str:
     """A picker's row: the place, its raion and oblast (or powiat and voivodeship), and the
     town or gmina whose name matched when it is not the place's own."""
@@ -160,7 +155,7 @@ def format_answer(question: Question, value: Any, language: str) -> str:
         labels = [c.label.get(language) for c in question.choices if c.id in value]
         return in_running_text(labels) if labels else "—"
     if isinstance(value, dict):
-        return html.escape(describe_place(value, language))
+        return html.escape(place_names.describe(value, language))
     if question.kind == "integer":
         return format_number(int(value), language)
     text = str(value)
@@ -439,7 +434,6 @@ def verdict_text(
     spec: AudienceSpec,
     verdict: eligibility.Verdict,
     language: str,
-    time_zone: str | None,
     *,
     stopped: bool = False,
 ) -> str:

@@ -431,7 +431,7 @@ async def submit(
     responder.remove_buttons()
     spec = programme.audience(application.audience)
     responder.send(
-        view.verdict_text(programme, spec, verdict, _language(person), person.time_zone),
+        view.verdict_text(programme, spec, verdict, _language(person)),
         None if verdict.eligible or person.news_opt_in_at else view.news_keyboard(),
     )
     if verdict.eligible:  # the verdict promises the dates of the information meetings
@@ -456,9 +456,7 @@ async def stop_here(
         await notifications.new_application(session, application, now)
     spec = programme.audience(application.audience)
     responder.edit(
-        view.verdict_text(
-            programme, spec, verdict, _language(person), person.time_zone, stopped=True
-        ),
+        view.verdict_text(programme, spec, verdict, _language(person), stopped=True),
         None if person.news_opt_in_at else view.news_keyboard(),
     )
 

@@ -88,45 +88,6 @@ async def test_errors_reach_sqlalchemy_and_the_transaction_rolls_back(engine) ->
         assert (await connection.execute(select(numbers))).all() == []
 
 
-class Taken(Exception):
-    pass
-
-
-GUARD = "INSERT INTO numbers (n, label) VALUES (?, ?) ON CONFLICT (n) DO NOTHING"
-
-
-async def guard(connection, n: int) -> None:
-    raw = await connection.get_raw_connection()
-    raw.driver_connection.guard_commit(GUARD, (n, "guard"), Taken)
-
-
-async def test_a_commit_guard_rides_with_the_commit(engine, monkeypatch) -> None:
-    """The guard's INSERT goes in the COMMIT's round trip; a guard that inserts nothing rolls
-    the whole transaction back and the commit raises; a rollback drops the guard unrun."""
-    calls = count_round_trips(monkeypatch)
-    async with engine.begin() as connection:
-        await connection.execute(insert(numbers).values(n=1, label="work"))
-        await guard(connection, 100)
-        before_commit = len(calls)
-    assert calls[before_commit:] in (["on_thread"], ["on_thread", "rollback"])  # + pool reset
-
-    with pytest.raises(Taken):
-        async with engine.begin() as connection:
-            await connection.execute(insert(numbers).values(n=2, label="lost"))
-            await guard(connection, 100)  # already there
-
-    async with engine.connect() as connection:
-        await connection.execute(insert(numbers).values(n=3, label="rolled back"))
-        await guard(connection, 300)
-        await connection.rollback()
-        async with connection.begin():
-            await connection.execute(insert(numbers).values(n=4, label="no guard"))
-
-    async with engine.connect() as connection:
-        rows = (await connection.execute(select(numbers.c.n).order_by(numbers.c.n))).scalars()
-        assert rows.all() == [1, 4, 100]
-
-
 async def test_begin_goes_with_the_first_statement(engine, tmp_path, monkeypatch) -> None:
     """BEGIN IMMEDIATE costs no round trip of its own, yet holds the write lock from the first
     statement on; a transaction that runs nothing costs no trip at all."""
