@@ -19,13 +19,13 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import BookingAction, MeetingPick, MeetingWait
 from bot.i18n import _, __
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.services import booking as seats
 from bot.services.booking import BookingError, Seat
 from db.models import Booking, Event, Person
-from handlers.callbacks import BookingAction, MeetingPick, MeetingWait
 from handlers.errors import ExplainRefusals
 from handlers.meeting_cards import (
     booking_card,

@@ -15,6 +15,17 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import commands
+from bot import staff_views as view
+from bot.callbacks import (
+    BroadcastSegment,
+    BroadcastStep,
+    BroadcastStop,
+    MatchHost,
+    MatchIntern,
+    StaffAttendance,
+    StaffChoice,
+    StaffEvent,
+)
 from bot.i18n import _, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
@@ -28,17 +39,6 @@ from handlers import (
     staff_broadcast_text,
     staff_numbers,
     staff_progress,
-)
-from handlers import staff_views as view
-from handlers.callbacks import (
-    BroadcastSegment,
-    BroadcastStep,
-    BroadcastStop,
-    MatchHost,
-    MatchIntern,
-    StaffAttendance,
-    StaffChoice,
-    StaffEvent,
 )
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock

@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import MatchHost, MatchIntern
 from bot.i18n import _
 from bot.match_renderers import host_details, intern_details
 from bot.programme import Programme
@@ -14,7 +15,6 @@ from bot.responder import Responder
 from bot.services import invites, matching
 from bot.services.questionnaire import StaleAction
 from db.models import Application, Person
-from handlers.callbacks import MatchHost, MatchIntern
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
 from handlers.routing import Router
