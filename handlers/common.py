@@ -16,9 +16,9 @@ from bot.commands import public_commands, staff_commands
 from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from db.models import Person
 from handlers import questionnaire
-from handlers.routing import Router
 from handlers.texts import help_text
 
 

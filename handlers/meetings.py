@@ -23,6 +23,7 @@ from bot.callbacks import BookingAction, MeetingPick, MeetingWait
 from bot.i18n import _, __
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import booking as seats
 from bot.services.booking import BookingError, Seat
 from db.models import Booking, Event, Person
@@ -35,7 +36,6 @@ from handlers.meeting_cards import (
     when,
 )
 from handlers.meeting_notices import outbox_renderers as outbox_renderers
-from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 

@@ -22,6 +22,7 @@ from bot.callbacks import Answer, Done, Nav, News, Place, PlacePage, RoleChoice,
 from bot.i18n import _, format_datetime, format_deadline
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import eligibility, invites, notifications, pickers, questionnaire
 from bot.services.answers import InvalidAnswer, clean_text
 from bot.services.questionnaire import StaleAction, Step
@@ -29,7 +30,6 @@ from db.base import utcnow
 from db.models import Application, Person
 from handlers import meetings
 from handlers import question_view as view
-from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 # After /cancel at a question: typed text is not taken as an answer until the person comes

@@ -29,6 +29,7 @@ from bot.callbacks import (
 from bot.i18n import _, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import export, staff, stats
 from bot.services.staff import RoleError
 from db.models import Person
@@ -42,7 +43,6 @@ from handlers import (
 )
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 # Every command and button of the staff routers (this module, staff_matching, staff_events):
 # from anyone else they reach the denied router below and are audit-logged.

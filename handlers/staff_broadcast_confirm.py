@@ -23,11 +23,11 @@ from bot.callbacks import BroadcastStep
 from bot.i18n import LANGUAGES, _, __, format_datetime
 from bot.programme import Programme
 from bot.responder import Responder, with_retry_after
+from bot.routing import Router
 from bot.services import broadcast, broadcast_text
 from bot.services.broadcast import BroadcastError, CountChanged
 from db.models import Broadcast, Person
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 from handlers.staff_broadcast_text import Wizard
 
 # One text per language: each language names the others in its own words and case.

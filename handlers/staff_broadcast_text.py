@@ -19,10 +19,10 @@ from bot import staff_views as view
 from bot.callbacks import BroadcastStep
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _, __, ngettext
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import broadcast, broadcast_text
 from bot.services.broadcast import BroadcastError
 from db.models import Person
-from handlers.routing import Router
 
 # Entities a Telegram client adds for formatting (as opposed to links it merely recognises).
 FORMATTING = frozenset(

@@ -12,12 +12,12 @@ from bot.i18n import _
 from bot.match_renderers import host_details, intern_details
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import invites, matching
 from bot.services.questionnaire import StaleAction
 from db.models import Application, Person
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 MAX_INVITES = 50
 

@@ -18,10 +18,10 @@ from bot.callbacks import BroadcastStop
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, format_datetime
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import broadcast, broadcast_text, export, staff
 from db.models import Broadcast, Outbox, Person
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 
 class BroadcastRenderer:

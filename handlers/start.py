@@ -15,12 +15,12 @@ from bot.callbacks import LanguageChoice, NoticeAck
 from bot.i18n import LANGUAGES, _, __, language_from_telegram
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import invites, people
 from bot.settings import Settings
 from db.models import Person
 from handlers.keyboards import language_keyboard, notice_keyboard
 from handlers.questionnaire import Clock, resume, show_home
-from handlers.routing import Router
 from handlers.texts import FIRST_GREETING, privacy_notice
 
 
