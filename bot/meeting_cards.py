@@ -1,6 +1,6 @@
 """How meetings look: date lines and the dates card, the booking card, the calendar file —
 in the reader's language and time zone. Used by the /meetings handlers and by the sender's
-renderers of reminders, offers and changes (handlers/meeting_notices.py)."""
+renderers of reminders, offers and changes (bot/meeting_notices.py)."""
 
 from __future__ import annotations
 
