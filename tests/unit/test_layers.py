@@ -27,8 +27,7 @@ MAY_IMPORT = {
 COMPOSITION_ROOT = {
     ("bot.app", "handlers.setup_routers"): "build_app hands the dispatcher to the routers",
 }
-
-
+# Calls that import a module named by a literal string.
 IMPORTERS = ("import_module", "__import__")
 
 
