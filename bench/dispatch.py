@@ -71,7 +71,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 
 from bench.telegram_side import PLACES, NoButton, Side, telegram_side  # noqa: E402
 from bot.app import App, build_app  # noqa: E402
-from bot.programme import PROGRAMMES_DIR  # noqa: E402
+from bot.programme import PROGRAMMES_DIR, load_programme  # noqa: E402
 from bot.runners import settle_memory  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from db.base import utcnow  # noqa: E402
@@ -81,7 +81,7 @@ from db.url import normalise_database_url  # noqa: E402
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STAFF_ID = 900_000_001  # a staff member, so a submission queues its notice as in production
 GMINAS_CSV = ROOT / "db" / "reference" / "pl_gminas.csv"
-FEATURED_GMINAS = ("Wadowice", "Bolesławiec", "Gromadka", "Hel", "Kraków")
+FEATURED_GMINAS = ("Wadowice", "Bolesławiec", "Gromadka", "Hel", "Myślenice")
 WARMUP_PEOPLE = 3
 MAX_FAILURES_IN_A_ROW = 10
 THROTTLE_BURST = 1_000
@@ -157,11 +157,14 @@ class SimPerson:
 
 def gmina_names(rng: random.Random, extra: int = 45) -> list[str]:
     """The featured names and a sample of others, only names whose every gmina has a GUS
-    population (a gmina without one gets an extra question, which the script does not answer)."""
+    population (a gmina without one gets an extra question, which the script does not answer)
+    within the programme's limit (a larger one is ruled out at once, and the script stops)."""
+    limit = int(load_programme(PROGRAMMES_DIR / "demo.toml").limits["max_inhabitants"])
     complete: dict[str, bool] = {}
     with GMINAS_CSV.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            complete[row["name"]] = complete.get(row["name"], True) and bool(row["population"])
+            fits = bool(row["population"]) and int(row["population"]) <= limit
+            complete[row["name"]] = complete.get(row["name"], True) and fits
     names = [name for name, ok in sorted(complete.items()) if ok]
     missing = [name for name in FEATURED_GMINAS if not complete.get(name)]
     if missing:
