@@ -12,7 +12,7 @@ LATEST := .venv-latest
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
+.PHONY: browser run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
 
 run: install
 	$(PY) -m bot
@@ -62,6 +62,19 @@ test-latest: $(UV) $(MO)
 	$(UV) pip install --quiet --python $(LATEST)/bin/python --refresh -e '.[dev]'
 	$(UV) pip list --python $(LATEST)/bin/python | grep -iE '^(aiogram|aiohttp|aiosqlite|asyncpg|sqlalchemy|pydantic|alembic|apscheduler|babel) '
 	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider -m 'not slow' $(PYTEST_ARGS)
+
+# Debian's chromium and its driver for the browser tests (tests/browser) and bench/dashboard.py:
+# CI runs this before the tests (as root; elsewhere through sudo when not root). Selenium, a
+# dev dependency in the lock, drives /usr/bin/chromedriver and never downloads a driver.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver; \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .
