@@ -64,7 +64,9 @@ class Seeded:
     bookings: int = 0
     attended: int = 0
     matches: int = 0
-    # Eligible hosts in małopolskie not matched to anyone, and eligible unmatched interns: ids.
+    # Eligible hosts in małopolskie (all; those not matched to anyone) and eligible unmatched
+    # interns: application ids.
+    malopolskie_hosts: list[int] = field(default_factory=list)
     free_malopolskie_hosts: list[int] = field(default_factory=list)
     free_interns: list[int] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
@@ -318,9 +320,10 @@ async def seed(
         result.by_audience[audience] += 1
         if region:
             result.by_region[region] += 1
-        if (audience == "municipality" and status == "eligible" and region == MALOPOLSKIE
-                and application_id not in matched_hosts):
-            result.free_malopolskie_hosts.append(application_id)
+        if audience == "municipality" and status == "eligible" and region == MALOPOLSKIE:
+            result.malopolskie_hosts.append(application_id)
+            if application_id not in matched_hosts:
+                result.free_malopolskie_hosts.append(application_id)
     return result
 
 
