@@ -12,7 +12,7 @@ LATEST := .venv-latest
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: browser run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
+.PHONY: browser screenshots run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
 
 run: install
 	$(PY) -m bot
@@ -75,6 +75,13 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			chromium chromium-driver; \
 	fi
+
+# The README's pictures of the dashboard: the browser test takes them (build/screenshots/), this
+# copies them into docs/.
+screenshots: install browser
+	rm -f build/screenshots/dashboard-*.png
+	TEST_DATABASES=sqlite REQUIRE_BROWSER=1 $(PY) -m pytest -q -p no:cacheprovider tests/browser
+	cp build/screenshots/dashboard-*.png docs/
 
 lint: install
 	$(VENV)/bin/ruff check .
