@@ -22,6 +22,8 @@ CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
 
 DESKTOP = (1280, 900)
 PHONE = (390, 844)  # a phone's CSS width and height, as Telegram opens a Mini App there
+# Headless chromium's windows are at least 500 pixels wide: narrower ones are emulated.
+NARROWEST_WINDOW = 500
 
 FLAGS = (
     "--headless=new",
@@ -65,7 +67,14 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[Any]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument(f"--window-size={size[0]},{size[1]}")
+    if size[0] < NARROWEST_WINDOW:
+        options.add_experimental_option("mobileEmulation", {
+            "deviceMetrics": {"width": size[0], "height": size[1], "pixelRatio": 1.0,
+                              "touch": True, "mobile": True},
+        })
+        options.add_argument(f"--window-size={NARROWEST_WINDOW},{size[1]}")
+    else:
+        options.add_argument(f"--window-size={size[0]},{size[1]}")
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     try:
         driver.set_page_load_timeout(30)
@@ -84,6 +93,6 @@ def screenshot(driver: Any, path: Path, *, full_page: bool = True) -> Path:
         height = driver.execute_script(
             "return Math.ceil(document.documentElement.scrollHeight)"
         )
-        driver.set_window_size(width, min(max(int(height) + 120, 400), 4000))
+        driver.set_window_size(width, min(max(int(height) + 120, 400), 2400))
     driver.save_screenshot(str(path))
     return path

@@ -3,7 +3,8 @@ through `questionnaire` one answer at a time (places picked from the reference d
 and e-mails parsed as typed ones are), submits or stops where an answer rules them out, or
 leaves a draft; some book meetings (`booking.choose`, waiting lists included), staff mark who
 came (`booking.mark_attendance`) and match interns to hosts (`matching.match`). Only the
-timestamps are spread afterwards, over the weeks a call really takes.
+timestamps are spread afterwards, over the weeks a call really takes, and the messages due by
+then are marked sent, as the outbox sender (not running here) would have.
 
 Used by the browser test (tests/browser) with a few dozen people and by bench/dashboard.py with
 thousands. Deterministic for a given seed.
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.programme import Programme, Question
 from bot.services import booking, events, matching, people, questionnaire
 from bot.services.people import PRIVACY_NOTICE_VERSION
-from db.models import Application, Gmina, Hromada, Person, Powiat
+from db.models import Application, Gmina, Hromada, Outbox, Person, Powiat
 
 FIRST_TELEGRAM_ID = 700_000_001
 STAFF_TELEGRAM_ID = 690_000_001
@@ -313,6 +314,14 @@ async def seed(
             matched_hosts.add(host_id)
             result.matches += 1
         result.free_interns = eligible_interns[len(eligible_interns) // 3:]
+
+    # What the outbox sender would have sent by `now` (no sender runs here): sent when due.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Outbox).where(Outbox.status == "pending", Outbox.due_at <= now)
+            .values(status="sent", sent_at=Outbox.due_at, attempts=1,
+                    telegram_message_id=Outbox.id)
+        )
 
     for application_id, audience, status, region in made:
         result.applications += 1

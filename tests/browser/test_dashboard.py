@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,13 @@ ROWS = "table#applications tr[data-id]"
 
 
 def _wait(driver: Any, condition: Any, message: str) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(condition, message)
+    # The page replaces its content as answers come: an element found a moment ago may be gone.
+    wait = WebDriverWait(driver, WAIT, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition, message)
 
 
 def _css(driver: Any, selector: str) -> list[Any]:
@@ -49,7 +54,9 @@ def _css(driver: Any, selector: str) -> list[Any]:
 
 
 def _row_ids(driver: Any) -> set[int]:
-    return {int(row.get_attribute("data-id")) for row in _css(driver, ROWS)}
+    ids = driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), r => r.dataset.id)", ROWS)
+    return {int(i) for i in ids}
 
 
 def _menu(driver: Any, href_end: str) -> None:
@@ -82,8 +89,8 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
         _wait(driver, lambda d: len(_css(d, ROWS)) > 0, "the table never showed rows")
         everyone = _row_ids(driver)
         assert len(everyone) > len(expected_hosts), "the unfiltered table shows everyone"
-        shots["table"] = chromium.screenshot(driver, SCREENSHOTS / "dashboard-table.png")
-        driver.set_window_size(*chromium.DESKTOP)
+        shots["table"] = chromium.screenshot(driver, SCREENSHOTS / "dashboard-table.png",
+                                             full_page=False)
 
         # Eligible hosts in małopolskie.
         form = _css(driver, "form#filters")[0]
@@ -126,7 +133,7 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
         _wait(driver, lambda d: _css(d, f'{ROWS}[data-id="{host_id}"]'),
               "the host is not in the table after the match")
         after = _css(driver, f'{ROWS}[data-id="{host_id}"]')[0].text
-        intern_name = intern_label.split(" · ")[0].strip()
+        intern_name = re.sub(r"^#\d+\s+", "", intern_label).split(" · ")[0].strip()
         assert intern_name and intern_name in after and intern_name not in before, (
             f"the row should name {intern_label!r}: {after!r}")
 
