@@ -169,7 +169,7 @@ def _visit(link: str, mark: str, view_path: str, runs: int) -> dict[str, Any]:
     if not all(views):
         raise RuntimeError(f"no request for {view_path} seen: {[e['url'] for e in entries]}")
     return {
-        "rows": first["marks"].get(f"{mark}_rows"),
+        ("rows" if mark == "table" else "charts"): first["marks"].get(f"{mark}_rows"),
         "bytes": sum(int(e["transfer"]) for e in entries),
         "body_bytes": sum(int(e["decoded"]) for e in entries),
         "bytes_by_url": {_path(e["url"]): int(e["transfer"]) for e in entries},
