@@ -6,7 +6,7 @@ in this test's event loop, and Debian's headless chromium, driven by Selenium in
 opening the link `python -m bot dashboard-link` prints. A staff member filters the table to
 eligible hosts in małopolskie, opens one, matches an intern to it and finds the match in the
 table; the database shows the match and its audit entry. A forged link shows the sign-in
-notice and no data.
+notice and an applicant's own (genuinely signed) link the staff-only one, and no data.
 
 Screenshots of the table, one application, the funnel and the table at a phone's width go to
 build/screenshots/ (SCREENSHOTS_DIR overrides it); `make screenshots` copies them into docs/
@@ -164,6 +164,16 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
         _wait(driver, lambda d: _css(d, "#signin") and _css(d, "#signin")[0].is_displayed(),
               "a forged link did not show the sign-in notice")
         assert not _css(driver, "table#applications"), "a forged link showed the table"
+        shown = driver.find_element("css selector", "body").text
+        assert intern_name not in shown and seeding.MALOPOLSKIE not in shown
+
+        # A genuine link of someone who is not staff (an applicant): "for staff", no data.
+        driver.get("about:blank")
+        driver.get(served.link(seeding.FIRST_TELEGRAM_ID, now))
+        _wait(driver,
+              lambda d: _css(d, "#forbidden") and _css(d, "#forbidden")[0].is_displayed(),
+              "an applicant's link did not show the staff-only notice")
+        assert not _css(driver, "table#applications"), "an applicant saw the table"
         shown = driver.find_element("css selector", "body").text
         assert intern_name not in shown and seeding.MALOPOLSKIE not in shown
 
