@@ -55,13 +55,14 @@ lock-check: $(UV)
 	done
 
 # The suite on SQLite against the newest releases the ranges allow (not the lock), in a venv of
-# its own: an upstream release that breaks us shows here before a deployer meets it.
+# its own: an upstream release that breaks us shows here before a deployer meets it. Without the
+# browser test (tests/browser): Selenium drives the test, it is not part of the bot.
 test-latest: $(UV) $(MO)
 	rm -rf $(LATEST)
 	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
 	$(UV) pip install --quiet --python $(LATEST)/bin/python --refresh -e '.[dev]'
 	$(UV) pip list --python $(LATEST)/bin/python | grep -iE '^(aiogram|aiohttp|aiosqlite|asyncpg|sqlalchemy|pydantic|alembic|apscheduler|babel) '
-	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider -m 'not slow' $(PYTEST_ARGS)
+	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider -m 'not slow and not browser' $(PYTEST_ARGS)
 
 # Debian's chromium and its driver for the browser tests (tests/browser) and bench/dashboard.py:
 # CI runs this before the tests (as root; elsewhere through sudo when not root). Selenium, a
