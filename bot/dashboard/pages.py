@@ -443,7 +443,8 @@ def _matching(
                 [el("option", {"value": i.id}, f"#{i.id} " + who(i, language))
                  for i in detail.candidates],
             )),
-            el("button", {"type": "submit", "name": "match", "value": "1"}, _("✅ Match")),
+            el("button", {"type": "submit", "name": "match", "value": "1"},
+               _("Assign this intern")),
         ))
     return el("section", {"id": "matching"}, parts)
 

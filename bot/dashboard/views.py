@@ -39,6 +39,8 @@ class Outcome:
     status: int = 200
     # Telegram calls to make once the transaction has committed (the export's document).
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # The page the answer shows, when it is not the one the request came from.
+    location: str | None = None
 
 
 Render = Callable[[AsyncSession, Person, str], Awaitable[Outcome]]
@@ -71,11 +73,12 @@ class Dashboard:
                     outcome = await render(session, person, language)
             for call in outcome.after_commit:
                 await call()
+        headers = {"Content-Language": language}
+        if outcome.location:
+            headers["X-Dashboard-Location"] = outcome.location
         return web.Response(
-            status=outcome.status,
-            text=str(outcome.body),
-            content_type="text/html",
-            headers={"Content-Language": language},
+            status=outcome.status, text=str(outcome.body), content_type="text/html",
+            headers=headers,
         )
 
     # --- pages -----------------------------------------------------------------------------
@@ -234,7 +237,7 @@ class Dashboard:
             body = pages.applications_page(table, language, pages.notice(
                 _("The export is on its way to your chat with the bot.")
             ))
-            return Outcome(body, after_commit=[responder.flush])
+            return Outcome(body, after_commit=[responder.flush], location=pages.PREFIX)
 
         return await self.respond(request, render)
 

@@ -8,11 +8,14 @@ import argparse
 import contextlib
 import io
 import re
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import aiohttp
 import openpyxl
 import pytest
 from aiohttp import web
@@ -20,11 +23,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot import cli
-from bot.app import App
+from bot.app import App, build_app
 from bot.dashboard import PathOnlyAccessLog, setup_dashboard
 from bot.dashboard.auth import sign_init_data
+from bot.programme import PROGRAMMES_DIR
 from bot.services import people, pickers
 from bot.services.eligibility import Reason
+from bot.settings import Settings
+from bot.webhook import create_webhook_app
 from db.models import Application, AuditLog, Booking, Event, Match, Person
 from tests.e2e.conftest import STAFF_ID, TOKEN, FakeClock
 from tests.fakes.user import FakeUser
@@ -278,6 +284,7 @@ async def test_match_and_unmatch_from_the_page_like_the_chat(app, client, tg) ->
     page = await (await client.get(f"/dashboard/view/applications/{host.id}",
                                    headers=header())).text()
     assert '<form id="match"' in page and f'<option value="{intern.id}">' in page
+    assert 'name="match"' in page
     response = await client.post(
         f"/dashboard/view/applications/{host.id}/match",
         data={"intern": str(intern.id), "match": "1"}, headers=header(),
@@ -352,6 +359,7 @@ async def test_export_goes_to_the_staff_members_chat(app, client, tg) -> None:
     response = await client.post("/dashboard/view/export", data={"export": "xlsx"},
                                  headers=header())
     assert response.status == 200 and "on its way" in await response.text()
+    assert response.headers["X-Dashboard-Location"] == "/dashboard/"
     [document] = FakeUser(tg, STAFF_ID).documents()
     assert document.file.filename.endswith(".xlsx")
     workbook = openpyxl.load_workbook(io.BytesIO(document.file.content))
@@ -458,3 +466,62 @@ async def test_a_dashboard_link_works_for_ten_minutes(app, client, capsys) -> No
         assert (await client.get("/dashboard/view/", headers=signed)).status == 200
         clock.now = datetime.now(UTC) + timedelta(minutes=11)  # type: ignore[attr-defined]
         assert (await client.get("/dashboard/view/", headers=signed)).status == 401
+
+
+# --- served by the bot itself -----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_serves_the_dashboard_on_the_webhook_server(
+    tg, database_url, clock
+) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    for dashboard_url, expected in ((None, 404), (DASHBOARD_URL, 200)):
+        settings = Settings(
+            _env_file=None, bot_token=TOKEN, database_url=database_url,
+            telegram_api_base=tg.base_url, webhook_url=f"{base}/telegram/webhook",
+            webhook_secret="webhook-secret-0123456789", dashboard_url=dashboard_url,
+            programme_file=Path(PROGRAMMES_DIR / "demo.toml"),
+        )
+        async with build_app(settings, clock=clock) as app:
+            await staff(app)
+            runner = web.AppRunner(create_webhook_app(app), access_log_class=PathOnlyAccessLog)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            try:
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(f"{base}/dashboard/") as response:
+                        assert response.status == expected
+                    async with http.get(f"{base}/dashboard/view/", headers=header()) as response:
+                        assert response.status == expected
+                    async with http.get(f"{base}/healthz") as response:
+                        assert response.status == 200
+            finally:
+                await runner.cleanup()
+
+
+async def test_polling_mode_serves_the_dashboard_on_its_own_port(start_bot) -> None:
+    from bot.dashboard import start_server
+
+    port = _free_port()
+    app = await start_bot(dashboard_url=DASHBOARD_URL, dashboard_port=port,
+                          dashboard_host="127.0.0.1")
+    await staff(app)
+    runner = await start_server(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}/dashboard/"
+            async with http.get(base) as response:
+                assert response.status == 200 and "dashboard.js" in await response.text()
+            async with http.get(base + "view/funnel", headers=header()) as response:
+                assert response.status == 200 and 'id="funnel"' in await response.text()
+            async with http.get(base + "view/funnel") as response:
+                assert response.status == 401
+    finally:
+        await runner.cleanup()

@@ -48,6 +48,10 @@
     return window.fetch(url, options).then(function (response) {
       if (response.status === 401) { refuse("signin"); return; }
       if (response.status === 403) { refuse("forbidden"); return; }
+      var moved = response.headers.get("X-Dashboard-Location");
+      if (moved && moved !== window.location.pathname) {
+        window.history.pushState(null, "", moved);
+      }
       return response.text().then(show);
     }).catch(function () {
       app.setAttribute("aria-busy", "false");
@@ -96,9 +100,7 @@
   app.addEventListener("submit", function (event) {
     var form = event.target;
     event.preventDefault();
-    if (form.id === "filters" && !(event.submitter && event.submitter.name === "page")) {
-      form.elements.page.value = "1";
-    }
+    if (form.id === "filters") { form.elements.page.value = "1"; }
     submit(form, event.submitter);
   });
 
