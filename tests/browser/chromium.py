@@ -20,7 +20,7 @@ from typing import Any
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
 
-DESKTOP = (1280, 900)
+DESKTOP = (1440, 900)
 PHONE = (390, 844)  # a phone's CSS width and height, as Telegram opens a Mini App there
 # Headless chromium's windows are at least 500 pixels wide: narrower ones are emulated.
 NARROWEST_WINDOW = 500
