@@ -30,10 +30,10 @@ FIRST_TELEGRAM_ID = 700_000_001
 STAFF_TELEGRAM_ID = 690_000_001
 MALOPOLSKIE = "małopolskie"
 
-_PL_FIRST = ("Anna", "Katarzyna", "Małgorzata", "Agnieszka", "Barbara", "Piotr", "Krzysztof",
-             "Tomasz", "Paweł", "Marek", "Jolanta", "Grzegorz", "Zofia", "Łukasz", "Ewa")
-_PL_LAST = ("Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kowalczyk", "Kamińska", "Lewandowski",
-            "Zielińska", "Szymański", "Woźniak", "Dąbrowska", "Kozłowski", "Jankowska", "Mazur")
+_PL_WOMEN = ("Anna", "Katarzyna", "Małgorzata", "Agnieszka", "Barbara", "Jolanta", "Zofia", "Ewa")
+_PL_MEN = ("Piotr", "Krzysztof", "Tomasz", "Paweł", "Marek", "Grzegorz", "Łukasz", "Jan")
+_PL_LAST = ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowski",
+            "Zieliński", "Szymański", "Woźniak", "Dąbrowski", "Kozłowski", "Jankowski", "Mazur")
 _UA_FIRST = ("Оксана", "Олена", "Наталія", "Ірина", "Тетяна", "Андрій", "Олександр", "Сергій",
              "Віталій", "Богдан", "Юлія", "Марія", "Дмитро", "Тарас", "Людмила")
 _UA_LAST = ("Шевченко", "Коваленко", "Бондаренко", "Ткаченко", "Кравченко", "Мельник",
@@ -133,7 +133,10 @@ class _Person:
 def _name(rng: random.Random, ukrainian: bool) -> str:
     if ukrainian:
         return f"{rng.choice(_UA_FIRST)} {rng.choice(_UA_LAST)}"
-    return f"{rng.choice(_PL_FIRST)} {rng.choice(_PL_LAST)}"
+    last = rng.choice(_PL_LAST)
+    if rng.random() < 0.5:
+        return f"{rng.choice(_PL_MEN)} {last}"
+    return f"{rng.choice(_PL_WOMEN)} {last[:-1] + 'a' if last.endswith('i') else last}"
 
 
 def _typed(question: Question, who: _Person, rng: random.Random) -> str:

@@ -8,9 +8,9 @@ eligible hosts in małopolskie, opens one, matches an intern to it and finds the
 table; the database shows the match and its audit entry. A forged link shows the sign-in
 notice and an applicant's own (genuinely signed) link the staff-only one, and no data.
 
-Screenshots of the table, one application, the funnel and the table at a phone's width go to
-build/screenshots/ (SCREENSHOTS_DIR overrides it); `make screenshots` copies them into docs/
-for the README.
+Screenshots of the table, one application, the funnel, the events and the table at a phone's
+width go to build/screenshots/ (SCREENSHOTS_DIR overrides it); `make screenshots` copies them
+into docs/ for the README.
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
         driver.set_window_size(*chromium.DESKTOP)
         _menu(driver, "/dashboard/events")
         _wait(driver, lambda d: _css(d, "table#events tr"), "no events table")
+        shots["events"] = chromium.screenshot(driver, SCREENSHOTS / "dashboard-events.png")
 
     # A phone's width: the page Telegram opens on a phone.
     with chromium.chromium(chromium.PHONE) as driver:
