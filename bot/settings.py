@@ -119,6 +119,17 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_path(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # The page's links and its script's requests are under /dashboard/ of its host.
+        if value is not None and (value.path or "/").rstrip("/") != "/dashboard":
+            raise ValueError("must be the page's address ending in /dashboard/, e.g. "
+                             "https://bot.example.org/dashboard/")
+        if value is not None and not (value.path or "").endswith("/"):
+            return AnyHttpUrl(str(value) + "/")
+        return value
+
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url is None:

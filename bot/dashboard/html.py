@@ -13,9 +13,6 @@ from html import escape
 # Elements without a closing tag.
 _VOID = frozenset({"br", "input", "meta", "link", "hr", "img"})
 
-Child = "Html | str | int | float | None | Iterable[Child]"
-
-
 class Html(str):
     """Markup that is safe to put on the page as it is."""
 

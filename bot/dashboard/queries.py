@@ -57,20 +57,21 @@ class Filters:
     @classmethod
     def read(cls, params: Any) -> Filters:
         """From the form (or a query string): unknown values are ignored, never an error."""
-        audience = params.get("audience") or None
-        status = params.get("status") or None
-        region = (params.get("region") or "").strip()[:8] or None
-        q = (params.get("q") or "").strip()[:100] or None
-        sort = params.get("sort") or "submitted"
-        page = params.get("page") or "1"
+
+        def field(name: str, limit: int = 100) -> str:
+            value = params.get(name)
+            return value.strip()[:limit] if isinstance(value, str) else ""  # not an upload
+
+        audience, status, region = field("audience"), field("status"), field("region", 8)
+        sort, page = field("sort"), field("page")
         return cls(
             audience=audience if audience in AUDIENCES else None,
             status=status if status in STATUSES else None,
-            region=region if region and region.isalnum() else None,
-            q=q,
+            region=region if region.isalnum() else None,
+            q=field("q") or None,
             sort=sort if sort in SORTS else "submitted",
-            descending=(params.get("dir") or "desc") != "asc",
-            page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
+            descending=field("dir") != "asc",
+            page=max(1, min(int(page), 10_000)) if page.isdigit() and len(page) < 6 else 1,
         )
 
     def conditions(self, programme_id: str) -> list[ColumnElement[bool]]:

@@ -5,6 +5,7 @@ makes them (`Authorization: tma <initData>` signed like Telegram's)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import re
 import socket
@@ -195,6 +196,11 @@ async def test_staff_see_the_table_and_filter_it(app, client) -> None:
     ids = await shown(sort="id", dir="asc")
     assert ids == sorted(ids)
     assert await shown(sort="id", dir="desc") == sorted(ids, reverse=True)
+    upload = aiohttp.FormData()
+    upload.add_field("q", b"x", filename="q.txt")  # a file where a search was expected
+    upload.add_field("page", b"2", filename="p.txt")
+    response = await client.post("/dashboard/view/", data=upload, headers=header())
+    assert response.status == 200 and len(row_ids(await response.text())) == 4
     # A search in the address is ignored: a name must not end up in an address or a log.
     response = await client.get("/dashboard/view/?q=kowalska", headers=header())
     assert len(row_ids(await response.text())) == 4
@@ -522,3 +528,25 @@ async def test_polling_mode_serves_the_dashboard_on_its_own_port(start_bot) -> N
                 assert response.status == 401
     finally:
         await runner.cleanup()
+
+
+async def test_two_staff_matching_one_intern_at_once(app, client) -> None:
+    """Two hosts' pages, one intern, two presses at the same moment: one match, and the other
+    press is told politely (PostgreSQL lets both transactions try; the unique index decides)."""
+    await staff(app)
+    first = await applicant(app, 700_001, "municipality", place=WADOWICE)
+    second = await applicant(app, 700_002, "municipality", place=BOLESLAWIEC)
+    intern = await applicant(app, 700_003, "intern", place=BILA_TSERKVA)
+
+    async def press(host: Application) -> int:
+        response = await client.post(f"/dashboard/view/applications/{host.id}/match",
+                                     data={"intern": str(intern.id)}, headers=header())
+        await response.text()
+        return response.status
+
+    statuses = await asyncio.gather(press(first), press(second))
+    assert sorted(statuses) == [200, 409]
+    async with app.sessionmaker() as session:
+        assert len((await session.scalars(select(Match))).all()) == 1
+        assert len((await session.scalars(
+            select(AuditLog).where(AuditLog.action == "match.create"))).all()) == 1

@@ -97,6 +97,12 @@ def test_dashboard_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.dashboard_address == "https://bot.example.org/dashboard/"
     assert settings.dashboard_port == 8099
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/dashboard")
+    assert load_settings().dashboard_address == "https://bot.example.org/dashboard/"
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/")
+    with pytest.raises(SettingsError, match="DASHBOARD_URL: must be the page's address"):
+        load_settings()
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/dashboard/")
     monkeypatch.setenv("DASHBOARD_SESSION_MINUTES", "5")  # shorter than a dashboard link
     with pytest.raises(SettingsError, match="DASHBOARD_SESSION_MINUTES"):
         load_settings()
