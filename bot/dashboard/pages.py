@@ -24,7 +24,7 @@ from bot.dashboard.words import (
     MESSAGE_STATUSES,
     word,
 )
-from bot.i18n import _, format_number, ngettext
+from bot.i18n import _, format_number, ngettext, zone_label
 from bot.programme import Programme
 from db.models import Application, Event
 
@@ -104,7 +104,9 @@ def notice(message: str | None, kind: str = "ok") -> Html | None:
 
 
 def page(current: str, title: str, *body: object, message: Html | None = None) -> Html:
-    return join([menu(current), el("main", None, el("h1", None, title), message, *body)])
+    # Every time on the page is Warsaw time, whatever the staff member's language.
+    zone = el("p", {"class": "zone"}, zone_label(ZONE.key))
+    return join([menu(current), el("main", None, el("h1", None, title), message, *body, zone)])
 
 
 def not_found() -> Html:

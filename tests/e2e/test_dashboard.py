@@ -235,6 +235,7 @@ async def test_one_application_in_the_staff_members_language(app, client) -> Non
     assert response.status == 200
     assert response.headers["Content-Language"] == "pl"
     html = await response.text()
+    assert "(czas warszawski)" in html
     answers = html.split('<section id="answers">')[1].split("</section>")[0]
     assert "<dt>Gmina / miasto</dt>" in answers or "Gmina" in answers
     assert "Anna &lt;b&gt;Kowalska&lt;/b&gt;" in answers  # typed text is text, never markup
