@@ -118,6 +118,15 @@ def not_found() -> Html:
     )
 
 
+def failed() -> Html:
+    return page(
+        "",
+        _("Something went wrong"),
+        el("p", None,
+           _("Sorry, something went wrong on our side. Nothing was saved; please try again.")),
+    )
+
+
 # --- Applications ------------------------------------------------------------------------------
 
 

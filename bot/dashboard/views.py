@@ -61,18 +61,23 @@ class Dashboard:
         except auth.NotSignedIn:
             return web.Response(status=401)
         i18n = self.app.i18n
-        async with self.app.sessionmaker() as session:
-            async with session.begin():
-                person = await people_repo.get_by_telegram_id(session, visitor.telegram_id)
-                if person is None or person.role not in STAFF_ROLES:
-                    return web.Response(status=403)
-                language = (
-                    person.language or language_from_telegram(visitor.language_code) or "pl"
-                )
-                with i18n.context(), i18n.use_locale(language):
-                    outcome = await render(session, person, language)
-            for call in outcome.after_commit:
-                await call()
+        language = language_from_telegram(visitor.language_code) or "pl"
+        try:
+            async with self.app.sessionmaker() as session:
+                async with session.begin():
+                    person = await people_repo.get_by_telegram_id(session, visitor.telegram_id)
+                    if person is None or person.role not in STAFF_ROLES:
+                        return web.Response(status=403)
+                    language = person.language or language
+                    with i18n.context(), i18n.use_locale(language):
+                        outcome = await render(session, person, language)
+                for call in outcome.after_commit:
+                    await call()
+        except Exception as exc:  # the chat's error router, for the page: nothing half-saved
+            log.error("dashboard %s %s failed: %s", request.method, request.path,
+                      type(exc).__name__, exc_info=exc)
+            with i18n.context(), i18n.use_locale(language):
+                outcome = Outcome(pages.failed(), 500)
         headers = {"Content-Language": language}
         if outcome.location:
             headers["X-Dashboard-Location"] = outcome.location
