@@ -94,7 +94,7 @@ def _static_handler(name: str) -> Handler:
 
 
 def _shell_handler(app: App) -> Handler:
-    from bot.dashboard.pages import shell
+    from bot.dashboard.layout import shell
 
     sign_in, forbidden = {}, {}
     with app.i18n.context():

@@ -19,7 +19,7 @@ from multidict import MultiMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.dashboard import auth, pages, queries
+from bot.dashboard import application_page, auth, layout, queries, records, reports, table_page
 from bot.dashboard.html import Html
 from bot.i18n import _, language_from_telegram
 from bot.responder import Responder
@@ -61,18 +61,23 @@ class Dashboard:
         except auth.NotSignedIn:
             return web.Response(status=401)
         i18n = self.app.i18n
-        async with self.app.sessionmaker() as session:
-            async with session.begin():
-                person = await people_repo.get_by_telegram_id(session, visitor.telegram_id)
-                if person is None or person.role not in STAFF_ROLES:
-                    return web.Response(status=403)
-                language = (
-                    person.language or language_from_telegram(visitor.language_code) or "pl"
-                )
-                with i18n.context(), i18n.use_locale(language):
-                    outcome = await render(session, person, language)
-            for call in outcome.after_commit:
-                await call()
+        language = language_from_telegram(visitor.language_code) or "pl"
+        try:
+            async with self.app.sessionmaker() as session:
+                async with session.begin():
+                    person = await people_repo.get_by_telegram_id(session, visitor.telegram_id)
+                    if person is None or person.role not in STAFF_ROLES:
+                        return web.Response(status=403)
+                    language = person.language or language
+                    with i18n.context(), i18n.use_locale(language):
+                        outcome = await render(session, person, language)
+                for call in outcome.after_commit:
+                    await call()
+        except Exception as exc:  # the chat's error router, for the page: nothing half-saved
+            log.error("dashboard %s %s failed: %s", request.method, request.path,
+                      type(exc).__name__, exc_info=exc)
+            with i18n.context(), i18n.use_locale(language):
+                outcome = Outcome(layout.failed(), 500)
         headers = {"Content-Language": language}
         if outcome.location:
             headers["X-Dashboard-Location"] = outcome.location
@@ -96,7 +101,7 @@ class Dashboard:
             table = await queries.applications(
                 session, self.app.programme.id, queries.Filters.read(params)
             )
-            return Outcome(pages.applications_page(table, language))
+            return Outcome(table_page.applications_page(table, language))
 
         return await self.respond(request, render)
 
@@ -114,25 +119,25 @@ class Dashboard:
     ) -> Outcome:
         programme = self.app.programme
         detail = (
-            await queries.detail(session, application_id, programme.id)
+            await records.detail(session, application_id, programme.id)
             if application_id is not None
             else None
         )
         if detail is None:
-            return Outcome(pages.not_found(), 404)
+            return Outcome(layout.not_found(), 404)
         hosted = (
-            await queries.hosted(session, detail.application.id)
+            await records.hosted(session, detail.application.id)
             if detail.application.audience == "municipality"
             else []
         )
         return Outcome(
-            pages.application_page(detail, hosted, programme, language, message), status
+            application_page.application_page(detail, hosted, programme, language, message), status
         )
 
     async def funnel(self, request: web.Request) -> web.Response:
         async def render(session: AsyncSession, person: Person, language: str) -> Outcome:
             programme_id = self.app.programme.id
-            return Outcome(pages.funnel_page(
+            return Outcome(reports.funnel_page(
                 await queries.funnel(session, programme_id),
                 await queries.regions_by_audience(session, programme_id),
                 language,
@@ -142,8 +147,8 @@ class Dashboard:
 
     async def events(self, request: web.Request) -> web.Response:
         async def render(session: AsyncSession, person: Person, language: str) -> Outcome:
-            rows = await queries.events(session, self.app.programme.id)
-            return Outcome(pages.events_page(rows, self.app.clock(), language))
+            rows = await records.events(session, self.app.programme.id)
+            return Outcome(reports.events_page(rows, self.app.clock(), language))
 
         return await self.respond(request, render)
 
@@ -163,9 +168,9 @@ class Dashboard:
                 await matching.match(session, intern_id, host_id, self.app.clock(), actor=person)
             except matching.MatchError as error:
                 return await self._application(
-                    session, host_id, language, pages.notice(_match_error(error), "error"), 409
+                    session, host_id, language, layout.notice(_match_error(error), "error"), 409
                 )
-            return await self._application(session, host_id, language, pages.notice(
+            return await self._application(session, host_id, language, layout.notice(
                 _("Matched. Both sides will receive each other's details.")
             ))
 
@@ -184,9 +189,9 @@ class Dashboard:
             except matching.MatchError as error:
                 return await self._application(
                     session, application_id, language,
-                    pages.notice(_match_error(error), "error"), 409,
+                    layout.notice(_match_error(error), "error"), 409,
                 )
-            return await self._application(session, application_id, language, pages.notice(
+            return await self._application(session, application_id, language, layout.notice(
                 _("The match has ended. Both sides will be told.")
             ))
 
@@ -202,22 +207,22 @@ class Dashboard:
             message = None
             status = 200
             if booking_id is None or len(chosen) != 1:
-                return Outcome(pages.not_found(), 404)
+                return Outcome(layout.not_found(), 404)
             try:
                 await booking.mark_attendance(
                     session, booking_id, MARKS[chosen[0]], now, actor=person,
                     programme_id=self.app.programme.id,
                 )
-                message = pages.notice(_("Attendance saved."))
+                message = layout.notice(_("Attendance saved."))
             except booking.BookingError as error:
                 if error.code != "not_started":
-                    return Outcome(pages.not_found(), 404)
-                message = pages.notice(
+                    return Outcome(layout.not_found(), 404)
+                message = layout.notice(
                     _("Attendance can be marked once the event has started."), "error"
                 )
                 status = 409
-            rows = await queries.events(session, self.app.programme.id)
-            return Outcome(pages.events_page(rows, now, language, message), status)
+            rows = await records.events(session, self.app.programme.id)
+            return Outcome(reports.events_page(rows, now, language, message), status)
 
         return await self.respond(request, render)
 
@@ -234,10 +239,10 @@ class Dashboard:
             table = await queries.applications(
                 session, self.app.programme.id, queries.Filters()
             )
-            body = pages.applications_page(table, language, pages.notice(
+            body = table_page.applications_page(table, language, layout.notice(
                 _("The export is on its way to your chat with the bot.")
             ))
-            return Outcome(body, after_commit=[responder.flush], location=pages.PREFIX)
+            return Outcome(body, after_commit=[responder.flush], location=layout.PREFIX)
 
         return await self.respond(request, render)
 

@@ -235,6 +235,7 @@ async def test_one_application_in_the_staff_members_language(app, client) -> Non
     assert response.status == 200
     assert response.headers["Content-Language"] == "pl"
     html = await response.text()
+    assert "(czas warszawski)" in html
     answers = html.split('<section id="answers">')[1].split("</section>")[0]
     assert "<dt>Gmina / miasto</dt>" in answers or "Gmina" in answers
     assert "Anna &lt;b&gt;Kowalska&lt;/b&gt;" in answers  # typed text is text, never markup
@@ -550,3 +551,23 @@ async def test_two_staff_matching_one_intern_at_once(app, client) -> None:
         assert len((await session.scalars(select(Match))).all()) == 1
         assert len((await session.scalars(
             select(AuditLog).where(AuditLog.action == "match.create"))).all()) == 1
+
+
+async def test_a_failure_is_a_polite_500_with_nothing_saved(app, client, monkeypatch) -> None:
+    from bot.services import matching
+
+    await staff(app)
+    host = await applicant(app, 700_001, "municipality", place=WADOWICE)
+    intern = await applicant(app, 700_002, "intern", place=BILA_TSERKVA)
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(matching, "_notify", broken)  # after the match row is written
+    response = await client.post(f"/dashboard/view/applications/{host.id}/match",
+                                 data={"intern": str(intern.id)}, headers=header())
+    assert response.status == 500
+    html = await response.text()
+    assert "Something went wrong" in html and "Traceback" not in html and "RuntimeError" not in html
+    async with app.sessionmaker() as session:
+        assert (await session.scalars(select(Match))).all() == []
