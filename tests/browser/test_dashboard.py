@@ -4,9 +4,10 @@ The production App (Telegram replaced by the fake Bot API server) on a real data
 made by the bot's own services (tests/browser/seeding.py), the dashboard on a free localhost port
 in this test's event loop, and Debian's headless chromium, driven by Selenium in a thread,
 opening the link `python -m bot dashboard-link` prints. A staff member filters the table to
-eligible hosts in małopolskie, opens one, matches an intern to it and finds the match in the
-table; the database shows the match and its audit entry. A forged link shows the sign-in
-notice and an applicant's own (genuinely signed) link the staff-only one, and no data.
+eligible hosts in małopolskie, searches for one by its gmina, opens it, matches an intern to it
+and finds the match in the table, then marks someone absent from yesterday's meeting; the
+database shows the match, the attendance and their audit entries. A forged link shows the
+sign-in notice and an applicant's own (genuinely signed) link the staff-only one, and no data.
 
 Screenshots of the table, one application, the funnel, the events and the table at a phone's
 width go to build/screenshots/ (SCREENSHOTS_DIR overrides it); `make screenshots` copies them
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.models import Application, AuditLog, Match
+from db.models import Application, AuditLog, Booking, Match
 from tests.browser import chromium, harness, seeding
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -80,7 +81,7 @@ def _choose(select: Any, *, value: str | None = None, text: str | None = None) -
 
 
 def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
-            expected_hosts: set[int]) -> dict[str, Any]:
+            expected_hosts: set[int], known: dict[str, Any]) -> dict[str, Any]:
     """The whole visit, in the browser (synchronous: runs in a thread). Returns what the
     database should now hold."""
     shots: dict[str, Path] = {}
@@ -104,8 +105,19 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
         for row in _css(driver, ROWS):
             assert seeding.MALOPOLSKIE in row.text, row.text
 
-        # One of them, not matched yet: its answers, reasons, bookings, messages and history.
+        # One of them, not matched yet, found by its gmina's name (the search is POSTed: no
+        # name in the address).
         host_id = seeded.free_malopolskie_hosts[0]
+        form = _css(driver, "form#filters")[0]  # the page drew a new one with the answer
+        search = form.find_element("css selector", "input[name=q]")
+        search.clear()
+        search.send_keys(known["place"])
+        form.find_element("css selector", "button[type=submit]").click()
+        _wait(driver, lambda d: host_id in _row_ids(d) and _row_ids(d) < expected_hosts,
+              f"searching for the host's gmina did not narrow the table to #{host_id}")
+        assert known["place"] not in driver.current_url
+
+        # Its answers, reasons, bookings, messages and history.
         row = _css(driver, f'{ROWS}[data-id="{host_id}"]')[0]
         before = row.text
         row.find_element("css selector", "a.open").click()
@@ -148,6 +160,12 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
         _menu(driver, "/dashboard/events")
         _wait(driver, lambda d: _css(d, "table#events tr"), "no events table")
         shots["events"] = chromium.screenshot(driver, SCREENSHOTS / "dashboard-events.png")
+        driver.set_window_size(*chromium.DESKTOP)
+
+        # Staff record that someone booked on yesterday's meeting did not come.
+        entry = _css(driver, f'tr[data-booking="{known["booking"]}"]')[0]
+        entry.find_element("css selector", "form.attendance button[name=absent]").click()
+        _wait(driver, lambda d: _css(d, "p.notice"), "marking attendance said nothing")
 
     # A phone's width: the page Telegram opens on a phone.
     with chromium.chromium(chromium.PHONE) as driver:
@@ -182,6 +200,13 @@ def _browse(served: harness.Served, seeded: seeding.Seeded, now: datetime,
             "phone_overflow": overflow}
 
 
+async def _attendance_audits(session: Any, booking_id: int) -> list[AuditLog]:
+    return list((await session.scalars(
+        select(AuditLog).where(AuditLog.action == "event.attendance",
+                               AuditLog.target == f"booking:{booking_id}").order_by(AuditLog.id)
+    )).all())
+
+
 async def test_staff_filter_open_match_and_see_it_in_the_table(
     tg: FakeTelegram, database_url: str
 ) -> None:
@@ -192,7 +217,16 @@ async def test_staff_filter_open_match_and_see_it_in_the_table(
                                     applications=48, now=now)
         assert seeded.free_malopolskie_hosts and seeded.free_interns, seeded.summary()
         expected = set(seeded.malopolskie_hosts)
-        visit = await asyncio.to_thread(_browse, served, seeded, now, expected)
+        async with served.app.sessionmaker() as session:
+            host = await session.get(Application, seeded.free_malopolskie_hosts[0])
+            assert host is not None
+            booked = await session.scalar(
+                select(Booking).where(Booking.event_id == seeded.events[0],
+                                      Booking.status == "active").order_by(Booking.id))
+            assert booked is not None
+            known = {"place": host.answers["gmina"]["name"], "booking": booked.id}
+            marked_before = await _attendance_audits(session, booked.id)
+        visit = await asyncio.to_thread(_browse, served, seeded, now, expected, known)
 
         async with served.app.sessionmaker() as session:
             matches = (await session.scalars(
@@ -208,6 +242,10 @@ async def test_staff_filter_open_match_and_see_it_in_the_table(
             assert len(staff_audit) == 1 and staff_audit[0].actor_id is not None
             host = await session.get(Application, visit["host_id"])
             assert host is not None and host.status == "eligible"
+            booked = await session.get(Booking, known["booking"])
+            assert booked is not None and booked.attendance == "no_show"
+            marked = await _attendance_audits(session, known["booking"])
+            assert len(marked) == len(marked_before) + 1 and marked[-1].actor_id is not None
 
     assert visit["phone_overflow"] <= 0, "the page is wider than a phone"
     for path in visit["shots"].values():
