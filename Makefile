@@ -12,7 +12,7 @@ LATEST := .venv-latest
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
+.PHONY: browser screenshots run test test-latest upgrade lock-check install lint typecheck check extract-messages update-messages translations _translations bench console clean
 
 run: install
 	$(PY) -m bot
@@ -55,13 +55,34 @@ lock-check: $(UV)
 	done
 
 # The suite on SQLite against the newest releases the ranges allow (not the lock), in a venv of
-# its own: an upstream release that breaks us shows here before a deployer meets it.
+# its own: an upstream release that breaks us shows here before a deployer meets it. Without the
+# browser test (tests/browser): Selenium drives the test, it is not part of the bot.
 test-latest: $(UV) $(MO)
 	rm -rf $(LATEST)
 	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
 	$(UV) pip install --quiet --python $(LATEST)/bin/python --refresh -e '.[dev]'
 	$(UV) pip list --python $(LATEST)/bin/python | grep -iE '^(aiogram|aiohttp|aiosqlite|asyncpg|sqlalchemy|pydantic|alembic|apscheduler|babel) '
-	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider -m 'not slow' $(PYTEST_ARGS)
+	TEST_DATABASES=sqlite $(LATEST)/bin/python -m pytest -q -rs -p no:cacheprovider -m 'not slow and not browser' $(PYTEST_ARGS)
+
+# Debian's chromium and its driver for the browser tests (tests/browser) and bench/dashboard.py:
+# CI runs this before the tests (as root; elsewhere through sudo when not root). Selenium, a
+# dev dependency in the lock, drives /usr/bin/chromedriver and never downloads a driver.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver; \
+	fi
+
+# The README's pictures of the dashboard: the browser test takes them (build/screenshots/), this
+# copies them into docs/.
+screenshots: install browser
+	rm -f build/screenshots/dashboard-*.png
+	TEST_DATABASES=sqlite REQUIRE_BROWSER=1 $(PY) -m pytest -q -p no:cacheprovider tests/browser
+	cp build/screenshots/dashboard-*.png docs/
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -330,6 +330,35 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# A dashboard link is meant for trying the page now, not for keeping.
+LINK_MINUTES = 10
+
+
+async def cmd_dashboard_link(settings: Settings, args: argparse.Namespace) -> int:
+    """A signed dashboard address for a staff member, valid for 10 minutes.
+
+    Signed as Telegram signs a Mini App's initData; its `auth_date` is set back so that the
+    server's age limit (DASHBOARD_SESSION_MINUTES) runs out 10 minutes from now."""
+    from urllib.parse import quote
+
+    from bot.dashboard import DEFAULT_PORT
+    from bot.dashboard.auth import sign_init_data
+
+    if not settings.token:
+        print("BOT_TOKEN is not set: the link is signed with the bot's token.", file=sys.stderr)
+        return 2
+    if args.user_id <= 0:
+        print("--user-id: a Telegram user id", file=sys.stderr)
+        return 2
+    backdate = timedelta(minutes=settings.dashboard_session_minutes - LINK_MINUTES)
+    init_data = sign_init_data(settings.token, args.user_id, now=utcnow() - backdate)
+    base = settings.dashboard_address or (
+        f"http://127.0.0.1:{settings.dashboard_port or DEFAULT_PORT}/dashboard/"
+    )
+    print(f"{base}#tgWebAppData={quote(init_data, safe='')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -381,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sheet", help="CSV only: just this sheet (its name, e.g. Events)")
     export.add_argument("--lang", choices=["pl", "uk", "en"], default="pl", help="headers")
     export.set_defaults(func=cmd_export)
+
+    link = sub.add_parser(
+        "dashboard-link", help="a signed link to the staff dashboard, valid for 10 minutes"
+    )
+    link.add_argument("--user-id", type=int, required=True, help="the staff member's Telegram id")
+    link.set_defaults(func=cmd_dashboard_link)
     return parser
 
 

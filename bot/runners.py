@@ -17,6 +17,7 @@ from aiohttp import web
 from bot import lean_aiogram
 from bot.app import App
 from bot.commands import register_commands
+from bot.dashboard import PathOnlyAccessLog
 from bot.delivery import Sender
 from bot.scheduler import Scheduler, create_scheduler, create_sender
 from bot.webhook import create_webhook_app
@@ -78,17 +79,27 @@ async def run_polling(app: App) -> None:
     await register_commands(app.bot, app.i18n)
     await app.bot.delete_webhook(drop_pending_updates=False)
     settle_memory()
-    async with background_jobs(app):
-        await app.dispatcher.start_polling(
-            app.bot,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-            close_bot_session=False,
-        )
+    dashboard = None
+    if app.settings.dashboard_url or app.settings.dashboard_port:
+        from bot.dashboard import start_server
+
+        dashboard = await start_server(app)
+    try:
+        async with background_jobs(app):
+            await app.dispatcher.start_polling(
+                app.bot,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+                close_bot_session=False,
+            )
+    finally:
+        if dashboard is not None:
+            await dashboard.cleanup()
 
 
 async def run_webhook(app: App) -> None:
     application = create_webhook_app(app)
-    runner = web.AppRunner(application)
+    # The access log names method, path and status only (the dashboard's paths carry ids).
+    runner = web.AppRunner(application, access_log_class=PathOnlyAccessLog)
     await runner.setup()
     settle_memory()
     site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)

@@ -119,7 +119,10 @@ def create_scheduler(app: App, sender: Sender) -> Scheduler:
     )
     # Once, at start: staff menus as the roles are now (the CLI may have changed them).
     scheduler.add_job(
-        sync_staff_menus, "date", args=[app.bot, app.i18n, app.sessionmaker], id="staff-menus"
+        sync_staff_menus,
+        "date",
+        args=[app.bot, app.i18n, app.sessionmaker, app.settings.dashboard_address],
+        id="staff-menus",
     )
     return scheduler
 

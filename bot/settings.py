@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=730, ge=1)
     # Where people write about their data; shown in the data-protection notice.
     privacy_contact: str = "solidarityfund.pl"
+    # The staff dashboard (a Telegram Mini App): its public https address, which staff get as
+    # their chat's menu button; in polling mode it listens on DASHBOARD_HOST:DASHBOARD_PORT
+    # (in webhook mode on the webhook server). A signed-in page stays valid this long.
+    dashboard_url: AnyHttpUrl | None = None
+    dashboard_host: str = "0.0.0.0"
+    dashboard_port: int | None = Field(default=None, ge=1, le=65535)
+    dashboard_session_minutes: int = Field(default=60, ge=10, le=24 * 60)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -91,10 +98,24 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("webhook_url", "telegram_api_base", "redis_url", mode="before")
+    @field_validator(
+        "webhook_url", "telegram_api_base", "redis_url", "dashboard_url", "dashboard_port",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_path(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # The page's links and its script's requests are under /dashboard/ of its host.
+        if value is not None and (value.path or "/").rstrip("/") != "/dashboard":
+            raise ValueError("must be the page's address ending in /dashboard/, e.g. "
+                             "https://bot.example.org/dashboard/")
+        if value is not None and not (value.path or "").endswith("/"):
+            return AnyHttpUrl(str(value) + "/")
+        return value
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
@@ -109,6 +130,11 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.bot_token.get_secret_value().strip() if self.bot_token else None
+
+    @property
+    def dashboard_address(self) -> str | None:
+        """The dashboard's public address as Telegram gets it for the menu button."""
+        return str(self.dashboard_url) if self.dashboard_url else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -82,6 +82,10 @@ def create_webhook_app(app: App) -> web.Application:
     TelegramWebhookHandler(
         dispatcher=app.dispatcher, bot=app.bot, secret_token=secret, handle_in_background=False
     ).register(application, path=path)
+    if settings.dashboard_url:
+        from bot.dashboard import setup_dashboard
+
+        setup_dashboard(application, app)
     app.dispatcher.startup.register(on_startup)
     setup_application(application, app.dispatcher, bot=app.bot)
     return application

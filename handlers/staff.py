@@ -26,12 +26,13 @@ from bot.callbacks import (
     StaffChoice,
     StaffEvent,
 )
-from bot.i18n import _, ngettext
+from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
 from bot.routing import Router
 from bot.services import export, staff, stats
 from bot.services.staff import RoleError
+from bot.settings import Settings
 from db.models import Person
 from handlers import (
     fallback,
@@ -88,14 +89,8 @@ async def export_data(
     if fmt not in export.FORMATS:
         responder.send(_("Formats: /export (XLSX) or /export csv."))
         return
-    name, content, rows = await export.build(session, programme, person.language or "pl", fmt)
-    caption = ngettext(
-        "Export of {programme}: {rows} row. Keep it safe: it holds personal data.",
-        "Export of {programme}: {rows} rows. Keep it safe: it holds personal data.",
-        rows,
-    )
-    responder.document(name, content, caption.format(programme=programme.id, rows=rows))
-    staff.audit(session, person, "staff.export", target=fmt, count=rows)
+    made = await export.for_staff(session, programme, person, fmt)
+    responder.document(made.name, made.content, made.caption)
 
 
 async def manage_staff(
@@ -106,6 +101,7 @@ async def manage_staff(
     responder: Responder,
     bot: Bot,
     i18n: I18n,
+    settings: Settings,
 ) -> None:
     action, _space, rest = (command.args or "list").strip().partition(" ")
     if action not in ROLES:
@@ -125,7 +121,10 @@ async def manage_staff(
     # The menu is Telegram's, outside our transaction; the next start re-syncs it anyway.
     if change.is_staff:
         admin = change.after == "admin"
-        await commands.show_staff_menu(bot, i18n, change.telegram_id, change.language, admin)
+        await commands.show_staff_menu(
+            bot, i18n, change.telegram_id, change.language, admin,
+            dashboard_url=settings.dashboard_address,
+        )
     else:
         await commands.hide_staff_menu(bot, change.telegram_id)
     responder.send(_("Done: {id} is now {role}.").format(id=change.telegram_id, role=change.after))

@@ -547,12 +547,16 @@ async def mark_attendance(
     now: datetime,
     *,
     actor: Person | None = None,
+    programme_id: str | None = None,
 ) -> tuple[Booking, Event]:
-    """Staff record that a booked person came (attended) or did not (no_show); None clears."""
+    """Staff record that a booked person came (attended) or did not (no_show); None clears.
+    With `programme_id` (the chat and the dashboard), a booking of another programme is stale."""
     if mark is not None and mark not in ATTENDANCE:
         raise BookingError("stale")
     found = await load(session, booking_id)
     if found is None or found[0].status != "active":
+        raise BookingError("stale")
+    if programme_id is not None and found[0].programme_id != programme_id:
         raise BookingError("stale")
     booking, event = found
     if event.starts_at > now:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import place_names, reasons
-from bot.i18n import LANGUAGE_NAMES, _, __
+from bot.i18n import LANGUAGE_NAMES, _, __, ngettext
 from bot.programme import AudienceSpec, Programme, Question
 from db.models import Application, Booking, Event, Person
 
@@ -377,6 +377,31 @@ def to_csv_zip(data: Iterable[Sheet]) -> bytes:
         for sheet in data:
             archive.writestr(f"{_sheet_title(sheet.name)}.csv", csv_bytes(sheet.header, sheet.rows))
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class StaffExport:
+    name: str
+    content: bytes
+    rows: int
+    caption: str
+
+
+async def for_staff(
+    session: AsyncSession, programme: Programme, person: Person, fmt: str
+) -> StaffExport:
+    """The export a staff member asked for (chat /export, or the dashboard's button), in their
+    language, audited; the caller sends it to their chat once the transaction commits."""
+    from bot.services import staff
+
+    name, content, rows = await build(session, programme, person.language or "pl", fmt)
+    caption = ngettext(
+        "Export of {programme}: {rows} row. Keep it safe: it holds personal data.",
+        "Export of {programme}: {rows} rows. Keep it safe: it holds personal data.",
+        rows,
+    ).format(programme=programme.id, rows=rows)
+    staff.audit(session, person, "staff.export", target=fmt, count=rows)
+    return StaffExport(name, content, rows, caption)
 
 
 async def build(

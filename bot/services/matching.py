@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import outbox
@@ -131,9 +132,14 @@ async def match(
         created_by_id=actor.id if actor else None,
         created_at=now,
     )
-    session.add(created)
-    # The partial unique index on active matches settles a race between two staff members.
-    await session.flush()
+    # The partial unique index on active matches settles a race between two staff members
+    # (in the chat, on the dashboard, or both): the second is told the intern has a host.
+    try:
+        async with session.begin_nested():
+            session.add(created)
+            await session.flush()
+    except IntegrityError:
+        raise MatchError("already_matched") from None
     await _notify(session, MATCH_CREATED, created, now, [intern, host])
     repo.add_audit(session, "match.create", actor=actor, target=f"{intern_id}->{host_id}")
     return created

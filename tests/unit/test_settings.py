@@ -84,3 +84,26 @@ def test_cli_reports_bad_setting_without_traceback(monkeypatch, capsys) -> None:
     assert err.startswith("configuration error: BOT_TOKEN")
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_dashboard_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DASHBOARD_URL", "DASHBOARD_PORT", "DASHBOARD_SESSION_MINUTES"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.delenv("DASHBOARD_SESSION_MINUTES")
+    settings = load_settings()
+    assert settings.dashboard_address is None and settings.dashboard_port is None
+    assert settings.dashboard_session_minutes == 60
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/dashboard/")
+    monkeypatch.setenv("DASHBOARD_PORT", "8099")
+    settings = load_settings()
+    assert settings.dashboard_address == "https://bot.example.org/dashboard/"
+    assert settings.dashboard_port == 8099
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/dashboard")
+    assert load_settings().dashboard_address == "https://bot.example.org/dashboard/"
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/")
+    with pytest.raises(SettingsError, match="DASHBOARD_URL: must be the page's address"):
+        load_settings()
+    monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/dashboard/")
+    monkeypatch.setenv("DASHBOARD_SESSION_MINUTES", "5")  # shorter than a dashboard link
+    with pytest.raises(SettingsError, match="DASHBOARD_SESSION_MINUTES"):
+        load_settings()
