@@ -341,18 +341,19 @@ async def cmd_dashboard_link(settings: Settings, args: argparse.Namespace) -> in
     server's age limit (DASHBOARD_SESSION_MINUTES) runs out 10 minutes from now."""
     from urllib.parse import quote
 
+    from bot.app import CONSOLE_TOKEN
     from bot.dashboard import DEFAULT_PORT
     from bot.dashboard.auth import sign_init_data
 
-    if not settings.token:
-        print("BOT_TOKEN is not set: the link is signed with the bot's token.", file=sys.stderr)
-        return 2
     if args.user_id <= 0:
         print("--user-id: a Telegram user id", file=sys.stderr)
         return 2
     backdate = timedelta(minutes=settings.dashboard_session_minutes - LINK_MINUTES)
-    init_data = sign_init_data(settings.token, args.user_id, now=utcnow() - backdate)
-    base = settings.dashboard_address or (
+    # Without BOT_TOKEN the link is for the console chat's dashboard, which checks it with the
+    # console's own token (and listens on this machine only).
+    token = settings.token or CONSOLE_TOKEN
+    init_data = sign_init_data(token, args.user_id, now=utcnow() - backdate)
+    base = (settings.token and settings.dashboard_address) or (
         f"http://127.0.0.1:{settings.dashboard_port or DEFAULT_PORT}/dashboard/"
     )
     print(f"{base}#tgWebAppData={quote(init_data, safe='')}")

@@ -413,6 +413,29 @@ async def _watch(screen: ConsoleScreen, idle: asyncio.Event) -> None:
             screen.flush()
 
 
+@contextlib.asynccontextmanager
+async def local_dashboard(app: App, out: TextIO) -> AsyncIterator[None]:
+    """The staff dashboard beside the chat when DASHBOARD_PORT (or DASHBOARD_URL) is set, for
+    trying it without Telegram (`python -m bot dashboard-link`). Its links are signed with the
+    console's token, which is no secret, so it listens on this machine only."""
+    if not (app.settings.dashboard_port or app.settings.dashboard_url):
+        yield
+        return
+    from bot.dashboard import DEFAULT_PORT, start_server
+
+    runner = await start_server(app, host="127.0.0.1")
+    port = app.settings.dashboard_port or DEFAULT_PORT
+    print(
+        f"Staff dashboard at http://127.0.0.1:{port}/dashboard/ — "
+        "`python -m bot dashboard-link --user-id N` prints a signed link (N must be staff).",
+        file=out,
+    )
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
 async def run_console(
     settings: Settings,
     *,
@@ -469,7 +492,7 @@ async def _chat(
             file=out,
         )
         idle = asyncio.Event()
-        async with background_jobs(app, sender) as scheduler:
+        async with background_jobs(app, sender) as scheduler, local_dashboard(app, out):
             watcher = asyncio.create_task(_watch(screen, idle))
             try:
                 await settle(app, scheduler)  # what fell due while the bot was not running

@@ -140,14 +140,16 @@ async def _redirect(_request: web.Request) -> web.Response:
     raise web.HTTPPermanentRedirect(PREFIX)
 
 
-async def start_server(app: App) -> web.AppRunner:
-    """Polling mode: the dashboard on its own port (the caller cleans the runner up)."""
+async def start_server(app: App, *, host: str | None = None) -> web.AppRunner:
+    """Polling mode and the console chat: the dashboard on its own port (the caller cleans the
+    runner up). `host` overrides DASHBOARD_HOST."""
     web_app = web.Application(client_max_size=64 * 1024)
     setup_dashboard(web_app, app)
     runner = web.AppRunner(web_app, access_log_class=PathOnlyAccessLog)
     await runner.setup()
     settings = app.settings
+    host = host or settings.dashboard_host
     port = settings.dashboard_port or DEFAULT_PORT
-    await web.TCPSite(runner, settings.dashboard_host, port).start()
-    log.info("dashboard listening on %s:%s", settings.dashboard_host, port)
+    await web.TCPSite(runner, host, port).start()
+    log.info("dashboard listening on %s:%s", host, port)
     return runner

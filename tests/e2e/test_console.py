@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import select
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -47,3 +53,53 @@ def test_console_walks_into_the_questionnaire(database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "36 475 mieszkańców (GUS, 2023)" in result.stdout.replace("\xa0", " ")
     assert "Pytanie 4 z" in result.stdout
+
+
+def test_the_console_serves_the_dashboard_to_a_link_signed_without_a_bot_token(
+    database_url: str,
+) -> None:
+    """Trying the dashboard without Telegram: the console chat serves it on this machine, and
+    `dashboard-link` (no BOT_TOKEN) signs a link it accepts; anyone else's link is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "WEBHOOK_URL")}
+    env |= {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "DASHBOARD_PORT": str(port),
+            "STAFF_IDS": "100001"}
+    console = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    try:
+        assert console.stdout is not None
+        # The chat prints the address once the server listens (a minute at most).
+        line, deadline = "", time.monotonic() + 60
+        while "Staff dashboard at" not in line and time.monotonic() < deadline:
+            if select.select([console.stdout], [], [], 1)[0]:
+                line = console.stdout.readline()
+        assert f"http://127.0.0.1:{port}/dashboard/" in line, "the console serves no dashboard"
+
+        def status(user_id: str) -> int:
+            link = subprocess.run(
+                [sys.executable, "-m", "bot", "dashboard-link", "--user-id", user_id],
+                capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=True,
+            ).stdout.strip()
+            assert link.startswith(f"http://127.0.0.1:{port}/dashboard/#tgWebAppData=")
+            init_data = unquote(urlsplit(link).fragment.split("=", 1)[1])
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/dashboard/view/",
+                headers={"Authorization": f"tma {init_data}"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    assert 'id="applications"' in response.read().decode()
+                    return int(response.status)
+            except urllib.error.HTTPError as refused:
+                return refused.code
+
+        assert status("100001") == 200
+        assert status("5") == 403  # signed, but not staff
+    finally:
+        _out, err = console.communicate("/quit\n", timeout=60)
+    assert console.returncode == 0, err
+    assert "Traceback" not in err
