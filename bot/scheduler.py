@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from bot.budget import create_budget
 from bot.commands import sync_staff_menus
 from bot.delivery import Renderer, Sender
 from bot.renderers import BATCHED_KINDS, renderers
@@ -34,9 +35,15 @@ def create_sender(
     **options: Any,
 ) -> Sender:
     """The outbox sender on the app's clock; `wrap` may look at each render (the console
-    labels what it shows by the row's kind), `options` change Sender's limits."""
+    labels what it shows by the row's kind), `options` change Sender's limits. Its budget is
+    shared by every instance when there can be several (Redis or PostgreSQL, bot/budget.py);
+    `background_jobs` closes it."""
     kinds = renderers(app.programme, app.clock)
     options.setdefault("rate", app.settings.send_rate)
+    if "budget" not in options:
+        options["budget"] = create_budget(
+            app.settings, app.engine, options["rate"], options.get("per_chat_interval", 1.0)
+        )
     return Sender(
         app.bot,
         app.sessionmaker,
