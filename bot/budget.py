@@ -86,11 +86,13 @@ class Budget(Protocol):
 
 @dataclass
 class Taken:
-    """A store's answer to a take: the chats granted (each with the slot it holds), for each
-    chat refused while slots were free how long until it may be asked for again, and when no
-    slot was free how long until one is; `paused` when Telegram asked everyone to wait."""
+    """A store's answer to a take: the chats granted, each with the slot it holds and how many
+    seconds from now that slot is free (0, or a little later: a slot about to come back is
+    booked ahead); for each chat refused while slots were free, how long until it may be
+    asked for again; when no slot was free, how long until one is; `paused` when Telegram
+    asked everyone to wait."""
 
-    granted: list[tuple[int, str]] = field(default_factory=list)
+    granted: list[tuple[int, str, float]] = field(default_factory=list)
     chat_waits: dict[int, float] = field(default_factory=dict)
     slot_wait: float = 0.0
     paused: float = 0.0
@@ -98,21 +100,23 @@ class Taken:
 
 @dataclass
 class Given:
-    """A slot given back: its id, its chat, and how long that chat must wait from now."""
+    """A slot given back: its id, its chat, and in how many seconds from now the slot and the
+    chat are free (a second and the chat's interval from the answer, less the time since)."""
 
     member: str
     chat_id: int
-    chat_wait: float
+    slot_after: float
+    chat_after: float
 
 
 class Store(Protocol):
     """Where the budget lives; every operation is atomic at the store, timed by its clock."""
 
     async def take(
-        self, holder: str, wanted: list[tuple[int, str]], rate: int, hold: float
+        self, holder: str, wanted: list[tuple[int, str]], rate: int, hold: float, ahead: float
     ) -> Taken: ...
 
-    async def give_back(self, holder: str, given: list[Given], window: float) -> None: ...
+    async def give_back(self, holder: str, given: list[Given]) -> None: ...
 
     async def pause(self, seconds: float) -> None: ...
 
@@ -125,6 +129,16 @@ class SharedBudget:
     In this process: the sends waiting for a slot (`acquire`), asked for together by one task;
     the slots answered (`release`), given back together by another; and what the store said
     about chats and pauses, so that nobody asks for what cannot be had yet.
+
+    Two things keep the store's round trips out of the rate, both measured as durations on
+    this instance's monotonic clock, never as instants compared with another clock:
+
+    * a release says how long ago its send was answered, and the store counts the second
+      from then: the release reached the store after that much time at least, so the slot
+      is free no earlier than a second after the answer;
+    * a take books slots that come back within `ahead` seconds, and says in how many seconds
+      each is free; the send waits that long after the answer reached it, so it starts no
+      earlier than the slot is free.
     """
 
     def __init__(
@@ -134,22 +148,24 @@ class SharedBudget:
         per_chat_interval: float = 1.0,
         margin: float = 0.001,
         hold: float = HOLD,
+        ahead: float = 0.25,
     ) -> None:
         self.store = store
         self.rate = max(1, int(rate))
         self.window = 1.0 + margin
         self.per_chat_interval = per_chat_interval + margin if per_chat_interval else 0.0
         self.hold = hold
+        self.ahead = ahead
         self.holder = uuid.uuid4().hex[:16]
         self._serial = itertools.count()
-        self._waiting: dict[int, deque[asyncio.Future[str]]] = {}
-        self._held: dict[int, str] = {}  # chat -> the slot its send holds
+        self._waiting: dict[int, deque[asyncio.Future[None]]] = {}
+        self._held: dict[int, str] = {}  # chat -> the slot its send holds (or is booked)
         self._chat_ready: dict[int, float] = {}  # by our monotonic clock, as the store said
         self._chat_flood: dict[int, float] = {}  # a 429's wait, given back with the slot
         self._paused_until = 0.0
         self._floods: deque[float] = deque()
         self._sends: deque[float] = deque()
-        self._given: list[Given] = []
+        self._given: list[tuple[str, int, float, float]] = []  # member, chat, answered, wait
         self._taker: asyncio.Task[None] | None = None
         self._giver: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -160,19 +176,17 @@ class SharedBudget:
     # -------------------------------------------------------------- the interface
 
     async def acquire(self, chat_id: int) -> None:
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(chat_id, deque()).append(future)
         self._wake.set()
         if self._taker is None or self._taker.done():
             self._taker = asyncio.create_task(self._take_while_waiting())
         try:
-            member = await future
+            await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():  # granted as we were cancelled
-                self._held[chat_id] = future.result()
                 self.release(chat_id)
             raise
-        self._held[chat_id] = member
 
     def release(self, chat_id: int) -> None:
         member = self._held.pop(chat_id, None)
@@ -184,9 +198,7 @@ class SharedBudget:
         self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), now + wait)
         if len(self._chat_ready) > 10_000:  # forget chats whose interval is long over
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
-        self._given.append(Given(member, chat_id, wait))
-        if self._giver is None or self._giver.done():
-            self._giver = asyncio.create_task(self._give_while_given())
+        self._give_later(member, chat_id, now, wait)
         self._wake.set()
 
     @contextlib.asynccontextmanager
@@ -268,7 +280,9 @@ class SharedBudget:
                     await asyncio.wait_for(self._wake.wait(), max(0.001, soonest - now))
                 continue
             try:
-                taken = await self.store.take(self.holder, wanted, self.rate, self.hold)
+                taken = await self.store.take(
+                    self.holder, wanted, self.rate, self.hold, self.ahead
+                )
             except Exception as exc:  # the store is away: nothing is sent until it is back
                 log.warning("the shared send budget did not answer: %s", type(exc).__name__)
                 await asyncio.sleep(1.0)
@@ -279,30 +293,43 @@ class SharedBudget:
                 self._paused_until = max(self._paused_until, now + taken.paused)
             for chat_id, wait in taken.chat_waits.items():
                 self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), now + wait)
-            for chat_id, member in taken.granted:
-                self._grant(chat_id, member)
+            for chat_id, member, delay in taken.granted:
+                self._grant(chat_id, member, delay)
             if not taken.granted and taken.paused <= 0 and taken.slot_wait > 0:
                 # Beyond a second, the soonest slot is one held by a send still out (here or
                 # elsewhere): it comes back within milliseconds, not at the end of its hold.
                 wait = taken.slot_wait if taken.slot_wait <= self.window else 0.02
-                await asyncio.sleep(wait)
+                await asyncio.sleep(max(0.001, wait - self.ahead))
 
-    def _grant(self, chat_id: int, member: str) -> None:
+    def _grant(self, chat_id: int, member: str, delay: float) -> None:
         queue = self._waiting.get(chat_id)
-        while queue:
-            future = queue.popleft()
-            if not future.done():
-                future.set_result(member)
-                if not queue:
-                    del self._waiting[chat_id]
-                return
-        # Nobody waits for it any more: give it straight back.
-        self._waiting.pop(chat_id, None)
-        self._given.append(Given(member, chat_id, 0.0))
-        if self._giver is None or self._giver.done():
-            self._giver = asyncio.create_task(self._give_while_given())
+        future = None
+        while queue and future is None:
+            candidate = queue.popleft()
+            if not candidate.done():
+                future = candidate
+        if queue is not None and not queue:
+            del self._waiting[chat_id]
+        self._held[chat_id] = member
+        if future is None:  # nobody waits for it any more
+            self.release(chat_id)
+        elif delay > 0:  # booked ahead: free `delay` seconds from the answer, here and now
+            asyncio.get_running_loop().call_later(delay, self._hand_over, chat_id, future)
+        else:
+            self._hand_over(chat_id, future)
+
+    def _hand_over(self, chat_id: int, future: asyncio.Future[None]) -> None:
+        if future.done():  # the send was cancelled meanwhile
+            self.release(chat_id)
+        else:
+            future.set_result(None)
 
     # -------------------------------------------------------------- giving back
+
+    def _give_later(self, member: str, chat_id: int, answered: float, wait: float) -> None:
+        self._given.append((member, chat_id, answered, wait))
+        if self._giver is None or self._giver.done():
+            self._giver = asyncio.create_task(self._give_while_given())
 
     async def _give_while_given(self) -> None:
         while self._given:
@@ -314,9 +341,17 @@ class SharedBudget:
 
     async def _give(self) -> None:
         given, self._given = self._given, []
-        if given:
-            self.gives += 1
-            await self.store.give_back(self.holder, given, self.window)
+        if not given:
+            return
+        self.gives += 1
+        now = time.monotonic()  # before the request leaves: the time since is not overstated
+        await self.store.give_back(
+            self.holder,
+            [
+                Given(member, chat_id, self.window - (now - answered), wait - (now - answered))
+                for member, chat_id, answered, wait in given
+            ],
+        )
 
     async def _pause_everyone(self, seconds: float) -> None:
         try:

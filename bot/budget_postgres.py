@@ -46,21 +46,25 @@ _CHATS = text(
 )
 _HOLD = text(
     "WITH taken AS ("
-    " UPDATE send_slot SET free_at = :until, holder = :holder"
-    " WHERE n = ANY(CAST(:slots AS integer[])))"
+    " UPDATE send_slot AS s SET holder = :holder,"
+    " free_at = CAST(:now AS timestamptz) + make_interval(secs => g.hold)"
+    " FROM unnest(CAST(:slots AS integer[]), CAST(:holds AS float8[])) AS g(n, hold)"
+    " WHERE s.n = g.n)"
     " INSERT INTO send_chat (chat_id, free_at, holder)"
     " SELECT unnest(CAST(:chats AS bigint[])), :until, :holder"
     " ON CONFLICT (chat_id) DO UPDATE SET free_at = excluded.free_at, holder = excluded.holder"
 )
 _GIVE_BACK = text(
     "WITH slots AS ("
-    " UPDATE send_slot SET free_at = clock_timestamp() + make_interval(secs => :window),"
-    " holder = NULL WHERE n = ANY(CAST(:slots AS integer[])) AND holder = :holder)"
+    " UPDATE send_slot AS s SET holder = NULL,"
+    " free_at = clock_timestamp() + make_interval(secs => g.after)"
+    " FROM unnest(CAST(:slots AS integer[]), CAST(:slot_afters AS float8[])) AS g(n, after)"
+    " WHERE s.n = g.n AND s.holder = :holder)"
     " UPDATE send_chat AS c SET holder = NULL,"
-    " free_at = clock_timestamp() + make_interval(secs => g.wait)"
-    " FROM unnest(CAST(:chats AS bigint[]), CAST(:waits AS float8[])) AS g(chat_id, wait)"
+    " free_at = clock_timestamp() + make_interval(secs => g.after)"
+    " FROM unnest(CAST(:chats AS bigint[]), CAST(:chat_afters AS float8[])) AS g(chat_id, after)"
     " WHERE c.chat_id = g.chat_id AND (c.holder = :holder OR c.holder IS NULL"
-    " AND c.free_at < clock_timestamp() + make_interval(secs => g.wait))"
+    " AND c.free_at < clock_timestamp() + make_interval(secs => g.after))"
 )
 _PAUSE = text(
     "UPDATE send_budget SET paused_until = greatest(coalesce(paused_until, clock_timestamp()),"
@@ -79,7 +83,7 @@ class PostgresStore:
         self._takes = 0
 
     async def take(
-        self, holder: str, wanted: list[tuple[int, str]], rate: int, hold: float
+        self, holder: str, wanted: list[tuple[int, str]], rate: int, hold: float, ahead: float
     ) -> Taken:
         if rate > self._slots_made:
             async with self.engine.begin() as connection:
@@ -97,8 +101,9 @@ class PostgresStore:
             slots = (
                 await connection.execute(_SLOTS, {"now": now, "rate": rate, "k": len(wanted)})
             ).all()
-            free = [n for n, wait in slots if wait <= 0]
-            if not free:
+            # Free now, or within `ahead` (booked now, used when free).
+            usable = [(n, max(0.0, float(wait))) for n, wait in slots if wait <= ahead]
+            if not usable:
                 taken.slot_wait = max(0.001, float(slots[0].wait)) if slots else 0.05
                 return taken
             chats = [chat_id for chat_id, _ in wanted]
@@ -107,27 +112,29 @@ class PostgresStore:
             ):
                 taken.chat_waits[chat_id] = min(float(wait), _HELD_RETRY) if held else float(wait)
             ready = [chat_id for chat_id in chats if chat_id not in taken.chat_waits]
-            granted = list(zip(ready, free, strict=False))
+            granted = list(zip(ready, usable, strict=False))
             if granted:
                 params: dict[str, Any] = {
-                    "until": now + timedelta(seconds=hold),
+                    "now": now,
+                    "until": now + timedelta(seconds=hold + ahead),
                     "holder": holder,
-                    "slots": [n for _, n in granted],
+                    "slots": [n for _, (n, _) in granted],
+                    "holds": [delay + hold for _, (_, delay) in granted],
                     "chats": [chat_id for chat_id, _ in granted],
                 }
                 await connection.execute(_HOLD, params)
-                taken.granted = [(chat_id, str(n)) for chat_id, n in granted]
+                taken.granted = [(chat_id, str(n), delay) for chat_id, (n, delay) in granted]
             if self._takes % 100 == 0:
                 await connection.execute(_FORGET, {"now": now})
         return taken
 
-    async def give_back(self, holder: str, given: list[Given], window: float) -> None:
+    async def give_back(self, holder: str, given: list[Given]) -> None:
         params = {
             "holder": holder,
-            "window": window,
             "slots": [int(item.member) for item in given],
+            "slot_afters": [item.slot_after for item in given],
             "chats": [item.chat_id for item in given],
-            "waits": [item.chat_wait for item in given],
+            "chat_afters": [item.chat_after for item in given],
         }
         async with self.engine.begin() as connection:
             await connection.execute(_GIVE_BACK, params)
