@@ -148,7 +148,7 @@ class SharedBudget:
         per_chat_interval: float = 1.0,
         margin: float = 0.001,
         hold: float = HOLD,
-        ahead: float = 0.25,
+        ahead: float = 0.5,
     ) -> None:
         self.store = store
         self.rate = max(1, int(rate))
@@ -156,6 +156,13 @@ class SharedBudget:
         self.per_chat_interval = per_chat_interval + margin if per_chat_interval else 0.0
         self.hold = hold
         self.ahead = ahead
+        # Takes come at most every `ahead / 2` while sends wait, each booking what comes back
+        # within `ahead`; answered slots are given back after `linger`, together. Both cost
+        # no rate (see above), and keep the store's round trips at a few a second per
+        # instance, whatever the rate.
+        self.spacing = ahead / 2
+        self.linger = min(0.25, ahead / 2)
+        self._last_take = -1.0
         self.holder = uuid.uuid4().hex[:16]
         self._serial = itertools.count()
         self._waiting: dict[int, deque[asyncio.Future[None]]] = {}
@@ -279,6 +286,10 @@ class SharedBudget:
                 with contextlib.suppress(TimeoutError):  # a release may make a chat ready
                     await asyncio.wait_for(self._wake.wait(), max(0.001, soonest - now))
                 continue
+            if now < self._last_take + self.spacing:
+                await asyncio.sleep(self._last_take + self.spacing - now)
+                continue
+            self._last_take = now
             try:
                 taken = await self.store.take(
                     self.holder, wanted, self.rate, self.hold, self.ahead
@@ -333,6 +344,7 @@ class SharedBudget:
 
     async def _give_while_given(self) -> None:
         while self._given:
+            await asyncio.sleep(self.linger)
             try:
                 await self._give()
             except Exception as exc:  # the slots come back by themselves after `hold`
