@@ -247,7 +247,7 @@ async def database(url: str | None) -> AsyncIterator[str]:
     """A fresh SQLite file, or a throwaway PostgreSQL database on the server of `url`."""
     from sqlalchemy.engine import make_url
 
-    from bot.settings import normalise_database_url
+    from db.url import normalise_database_url
 
     if url is None:
         with tempfile.TemporaryDirectory(prefix="win4ua-bench-") as directory:

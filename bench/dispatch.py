@@ -73,9 +73,10 @@ from bench.telegram_side import PLACES, NoButton, Side, telegram_side  # noqa: E
 from bot.app import App, build_app  # noqa: E402
 from bot.programme import PROGRAMMES_DIR  # noqa: E402
 from bot.runners import settle_memory  # noqa: E402
-from bot.settings import Settings, normalise_database_url  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 from db.base import utcnow  # noqa: E402
 from db.models import Application, Person  # noqa: E402
+from db.url import normalise_database_url  # noqa: E402
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STAFF_ID = 900_000_001  # a staff member, so a submission queues its notice as in production

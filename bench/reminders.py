@@ -69,9 +69,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.programme import PROGRAMMES_DIR, load_programme  # noqa: E402
 from bot.services import outbox, reminders  # noqa: E402
-from bot.settings import normalise_database_url  # noqa: E402
 from db.engine import create_engine, create_sessionmaker  # noqa: E402
 from db.models import Booking, Event, Outbox, Person  # noqa: E402
+from db.url import normalise_database_url  # noqa: E402
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 PROGRAMME_FILE = PROGRAMMES_DIR / "demo.toml"

@@ -1,4 +1,8 @@
-"""The composition root's building blocks: the same factory serves production, console and tests."""
+"""The composition root's building blocks: the same factory serves production, console and tests.
+
+Layers point one way, db/ ← bot/ ← handlers/ (tests/unit/test_layers.py). This module is the one
+place in bot/ that names handlers/: `create_dispatcher` hands the dispatcher to
+`handlers.setup_routers`, which adds every router. Everything else in bot/ works without them."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from bot import lean_aiogram
 from bot.i18n import create_i18n
 from bot.middlewares import PersonMiddleware, TransactionMiddleware
 from bot.programme import Programme, default_programme_path, load_programme
+from bot.routing import Dispatcher
 from bot.services import people
 from bot.settings import Settings
 from bot.telegram_session import JsonSession
@@ -36,8 +41,7 @@ from db import migrate
 from db.base import utcnow
 from db.engine import create_engine, create_sessionmaker
 from db.reference import load_reference
-from handlers import setup_routers
-from handlers.routing import Dispatcher
+from handlers import setup_routers  # the composition root: the one import of handlers/ in bot/
 
 log = logging.getLogger(__name__)
 

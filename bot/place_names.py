@@ -9,7 +9,9 @@ Ukrainian. Polish gminas keep their Polish names in every language; only the wor
 The grammar differs by language ("obwód kijowski" / "Київська обл." / "Kyivska oblast"; the
 Ukrainian hromada's kind sits between the adjective and the noun), so the phrases are built here
 per language rather than through one gettext template. The words come from small tables in
-`db/reference/` (exonyms, oblasts, raion centres, voivodeships), read once per process.
+`db/reference/` (exonyms, oblasts, raion centres, voivodeships), read once per process. The
+Polish transcription, the exonyms and the other spellings a place is searched by are in
+db/place_spellings.py, shared with the reference loader that stores them.
 
 Decisions (documented in db/reference/SOURCES.md):
 - A hromada in Polish is "hromada <centre>", named after its administrative centre
@@ -21,124 +23,23 @@ Decisions (documented in db/reference/SOURCES.md):
 
 from __future__ import annotations
 
-import csv
-import unicodedata
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from bot.textfold import APOSTROPHES, fold, romanise_uk
+from db.place_spellings import exonyms, normal_name, reference_rows, search_forms, transcribe_pl
+from db.textfold import fold, romanise_uk
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "db" / "reference"
 SPECIAL_CITY = "місто зі спеціальним статусом"
 CRIMEA = "Автономна Республіка Крим"
 
-# --- Polish transcription of Ukrainian Cyrillic -------------------------------------------------
-
-_PL_PLAIN: dict[str, str] = {
-    "а": "a", "б": "b", "в": "w", "г": "h", "ґ": "g", "д": "d", "е": "e", "ж": "ż", "з": "z",
-    "и": "y", "і": "i", "й": "j", "к": "k", "л": "ł", "м": "m", "н": "n", "о": "o", "п": "p",
-    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "ch", "ц": "c", "ч": "cz", "ш": "sz",
-    "щ": "szcz", "ы": "y", "э": "e", "ё": "io",
-}  # fmt: skip
-# A consonant softened by ь where no vowel follows: "Тернопіль" → Ternopil, "Умань" → Umań.
-_PL_SOFT: dict[str, str] = {"д": "dź", "з": "ź", "л": "l", "н": "ń", "с": "ś", "т": "ć", "ц": "ć"}
-# я, ю, є, ї: "ja" at a word's start, after a vowel, an apostrophe or ь; after a consonant the
-# consonant is softened with "i" ("Зінаїда" aside), after л just by the plain l ("Біляївка").
-_PL_IOTATED: dict[str, tuple[str, str]] = {
-    "я": ("ja", "ia"),
-    "ю": ("ju", "iu"),
-    "є": ("je", "ie"),
-    "ї": ("ji", "ji"),
-    "ё": ("jo", "io"),
-}
-_UK_VOWELS = frozenset("аеєиіїоуюяыэё")
-_UK_CONSONANTS = frozenset("бвгґджзйклмнпрстфхцчшщ")
-# л is hard (ł) unless a soft vowel or ь follows.
-_SOFTENING_VOWELS = frozenset("іяюєїё")
-
-
-def _pl_letter(lower: str, previous: str, following: str, after_following: str) -> str:
-    if lower in _PL_IOTATED:
-        initial, medial = _PL_IOTATED[lower]
-        if previous in _UK_CONSONANTS:
-            return medial[1:] if previous == "л" else medial
-        return initial
-    if lower == "ь":
-        return ""  # its softening was written with the consonant before it
-    if following == "ь":
-        if after_following in _UK_VOWELS and after_following not in _PL_IOTATED:
-            # "Льон", "Васьок": softened before a vowel, like before я.
-            return "l" if lower == "л" else _PL_PLAIN[lower] + "i"
-        if after_following in _PL_IOTATED:
-            return "l" if lower == "л" else _PL_PLAIN[lower]
-        return _PL_SOFT.get(lower, _PL_PLAIN.get(lower, lower))
-    if lower == "л" and following in _SOFTENING_VOWELS:
-        return "l"
-    return _PL_PLAIN.get(lower, lower)
-
-
-def transcribe_pl(text: str) -> str:
-    """Ukrainian Cyrillic in Polish transcription, keeping case; other characters pass through.
-
-    "Біла Церква" → "Biła Cerkwa", "Хмельницький" → "Chmelnyćkyj", "Знам’янка" → "Znamjanka".
-    Use `settlement_name` for places: it prefers the Polish exonym ("Biała Cerkiew").
-    """
-    text = unicodedata.normalize("NFC", text)
-    lowered = text.lower()
-    out: list[str] = []
-    for index, char in enumerate(text):
-        lower = lowered[index]
-        previous = lowered[index - 1] if index > 0 else ""
-        following = lowered[index + 1] if index + 1 < len(text) else ""
-        after_following = lowered[index + 2] if index + 2 < len(text) else ""
-        if char in APOSTROPHES and (previous.isalpha() or following.isalpha()):
-            continue  # the apostrophe is spoken as the j of the next letter
-        if lower not in _PL_PLAIN and lower not in _PL_IOTATED and lower != "ь":
-            out.append(char)
-            continue
-        latin = _pl_letter(lower, previous, following, after_following)
-        if latin and char.isupper():
-            neighbours = [text[i] for i in (index - 1, index + 1)
-                          if 0 <= i < len(text) and text[i].isalpha()]
-            if neighbours and all(ch.isupper() for ch in neighbours):
-                latin = latin.upper()  # "ЩАСЛИВЕ" → "SZCZASŁYWE", not "SzczASŁYWE"
-            else:
-                latin = latin[0].upper() + latin[1:]
-        out.append(latin)
-    return "".join(out)
-
-
 # --- Tables -------------------------------------------------------------------------------------
-
-
-def _normal(name: str) -> str:
-    """One apostrophe for lookups: the Codifier writes ’, people and tables also '."""
-    return "".join("’" if ch in APOSTROPHES else ch for ch in unicodedata.normalize("NFC", name))
-
-
-def _rows(filename: str) -> list[dict[str, str]]:
-    with (REFERENCE_DIR / filename).open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-@cache
-def exonyms() -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
-    """(Ukrainian name, oblast) → (Polish exonym, other common spellings)."""
-    return {
-        (_normal(row["name_uk"]), row["oblast_uk"]): (
-            row["name_pl"],
-            tuple(s for s in row["other_spellings"].split(";") if s),
-        )
-        for row in _rows("pl_exonyms.csv")
-    }
 
 
 @cache
 def _oblasts() -> dict[str, tuple[str, str]]:
     """Oblast (Codifier name) → (Polish name, the short English name people use, e.g. Kyiv)."""
-    return {row["oblast_uk"]: (row["name_pl"], row["name_en_common"]) for row in _rows(
+    return {row["oblast_uk"]: (row["name_pl"], row["name_en_common"]) for row in reference_rows(
         "ua_oblasts.csv")}
 
 
@@ -146,14 +47,14 @@ def _oblasts() -> dict[str, tuple[str, str]]:
 def _raion_centres() -> dict[tuple[str, str], str]:
     return {
         (row["oblast_uk"], row["raion_uk"]): row["centre_uk"]
-        for row in _rows("ua_raions.csv")
+        for row in reference_rows("ua_raions.csv")
         if row["centre_uk"]
     }
 
 
 @cache
 def _voivodeships_uk() -> dict[str, str]:
-    return {row["voivodeship"]: row["name_uk"] for row in _rows("pl_voivodeships.csv")}
+    return {row["voivodeship"]: row["name_uk"] for row in reference_rows("pl_voivodeships.csv")}
 
 
 # --- Ukrainian places ---------------------------------------------------------------------------
@@ -164,9 +65,9 @@ def settlement_name(name_uk: str, oblast_uk: str | None, language: str) -> str:
     if language == "uk":
         return name_uk
     if language == "pl":
-        found = exonyms().get((_normal(name_uk), oblast_uk or ""))
+        found = exonyms().get((normal_name(name_uk), oblast_uk or ""))
         return found[0] if found else transcribe_pl(name_uk)
-    return romanise_uk(_normal(name_uk))
+    return romanise_uk(normal_name(name_uk))
 
 
 def oblast_name(oblast_uk: str | None, language: str, *, short: bool = True) -> str:
@@ -242,8 +143,8 @@ def hromada_name(place: Mapping[str, Any], language: str) -> str:
         return "hromada " + transcribe_pl(name_uk)
     # As the Ukrainian: "Bilotserkivska urban hromada" (two Pokrovska hromadas share a raion).
     if kind:
-        return f"{romanise_uk(_normal(name_uk))} {kind} hromada"
-    return str(place.get("name_latin") or romanise_uk(_normal(name_uk)) + " hromada")
+        return f"{romanise_uk(normal_name(name_uk))} {kind} hromada"
+    return str(place.get("name_latin") or romanise_uk(normal_name(name_uk)) + " hromada")
 
 
 def describe_hromada(place: Mapping[str, Any], language: str, *, short: bool = True) -> str:
@@ -347,18 +248,6 @@ def region_name(region: str, language: str) -> str:
 # --- Search -------------------------------------------------------------------------------------
 
 
-def search_forms(name_uk: str, oblast_uk: str | None) -> list[str]:
-    """Folded spellings other than KMU under which a Ukrainian place can be found: the Polish
-    exonym and transcription, common English spellings ("kiev"), all distinct."""
-    forms = [fold(transcribe_pl(name_uk))]
-    found = exonyms().get((_normal(name_uk), oblast_uk or ""))
-    if found:
-        forms.append(fold(found[0]))
-        forms.extend(fold(spelling) for spelling in found[1])
-    own = fold(name_uk)
-    return [form for form in dict.fromkeys(forms) if form and form != own]
-
-
 def region_keys(oblast_uk: str | None, raion_uk: str | None) -> frozenset[str]:
     """Folded words naming a hromada's oblast and raion in every language, for narrowing a
     search by them ("Яблунівка київська", "yablunivka kyiv", "Jabłuniwka kijowski")."""
@@ -386,6 +275,6 @@ def all_region_keys() -> frozenset[str]:
     """Every word `region_keys` knows, so a query whose last word names no region is not
     searched again as "name + region" (most two-word names: "Біла Церква", "Нове Село")."""
     keys: set[str] = set()
-    for row in _rows("ua_raions.csv"):
+    for row in reference_rows("ua_raions.csv"):
         keys |= _region_keys(row["oblast_uk"], row["raion_uk"])
     return frozenset(keys)

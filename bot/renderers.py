@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import match_renderers, place_names
+from bot import broadcast_renderers, match_renderers, meeting_notices, place_names
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, ngettext
 from bot.programme import Programme
@@ -55,15 +55,11 @@ async def new_applications(
 def renderers(
     programme: Programme | None = None, clock: Callable[[], datetime] = utcnow
 ) -> dict[str, Renderer]:
-    # Meetings (reminders, seat offers, moved and cancelled events) are rendered next to the
-    # booking card they resemble; imported here so bot/ does not load handlers/ at import.
-    from handlers import meetings, staff_progress
-
     return {
         notifications.NEW_APPLICATION: new_applications,
         **match_renderers.renderers(programme),
-        **meetings.outbox_renderers(programme, clock),
-        **staff_progress.renderers(),  # broadcasts and their final reports
+        **meeting_notices.outbox_renderers(programme, clock),  # reminders, offers, changes
+        **broadcast_renderers.renderers(),  # broadcasts and their final reports
     }
 
 

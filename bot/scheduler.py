@@ -17,12 +17,12 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from bot.broadcast_watch import watch_broadcasts
 from bot.budget import create_budget
 from bot.commands import sync_staff_menus
 from bot.delivery import Renderer, Sender
 from bot.renderers import BATCHED_KINDS, renderers
 from bot.services import booking, broadcast, retention
-from handlers.staff_progress import watch_broadcasts
 
 log = logging.getLogger(__name__)
 # How often the clock looks at the outbox. A row due between two ticks is still sent on time:

@@ -12,26 +12,13 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/win4ua.db"
+from db.url import DEFAULT_DATABASE_URL, normalise_database_url
 
 # Telegram tokens look like "123456789:AA...": a numeric bot id, a colon, 35 url-safe characters.
 _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
 # Telegram accepts 1-256 characters A-Z a-z 0-9 _ - for X-Telegram-Bot-Api-Secret-Token;
 # we ask for at least 16 so a short, guessable secret is refused before it protects nothing.
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
-
-
-def normalise_database_url(url: str) -> str:
-    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async driver for them."""
-    url = url.strip()
-    for plain, asynchronous in (
-        ("sqlite://", "sqlite+aiosqlite://"),
-        ("postgresql://", "postgresql+asyncpg://"),
-        ("postgres://", "postgresql+asyncpg://"),
-    ):
-        if url.startswith(plain):
-            return asynchronous + url[len(plain) :]
-    return url
 
 
 class Settings(BaseSettings):

@@ -67,7 +67,7 @@ class Hromada(Base):
     name_uk: Mapped[str] = mapped_column(String(100))
     name_latin: Mapped[str] = mapped_column(String(120))
     name_key: Mapped[str] = mapped_column(String(120), index=True)
-    # Other folded spellings, "/kijow/kiev/" (see bot.place_names.search_forms); "" when none.
+    # Other folded spellings, "/kijow/kiev/" (see db.place_spellings.search_forms); "" when none.
     name_forms: Mapped[str] = mapped_column(String(400), default="", server_default="")
     oblast: Mapped[str] = mapped_column(String(100))
     raion: Mapped[str | None] = mapped_column(String(100))

@@ -21,10 +21,10 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.place_names import search_forms
-from bot.textfold import fold
 from db.base import utcnow
 from db.models import Gmina, Hromada, Powiat, ReferenceDataset, Settlement
+from db.place_spellings import search_forms
+from db.textfold import fold
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 

@@ -7,6 +7,7 @@ from typing import Any
 from aiogram import Dispatcher, F
 from aiogram import Router as AiogramRouter
 
+from bot.routing import Router
 from handlers import (
     common,
     errors,
@@ -22,7 +23,6 @@ from handlers import (
     start,
 )
 from handlers.filters import IsStaff
-from handlers.routing import Router
 
 
 def setup_routers(dispatcher: Dispatcher) -> None:
@@ -57,7 +57,7 @@ def setup_routers(dispatcher: Dispatcher) -> None:
     for router in dispatcher.sub_routers:
         for each in router.chain_tail:
             if not isinstance(each, Router):
-                raise TypeError(f"router {each.name!r} must be a handlers.routing.Router")
+                raise TypeError(f"router {each.name!r} must be a bot.routing.Router")
     keep_on_event_loop(dispatcher)
 
 

@@ -11,14 +11,14 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.about import about_text, contact_line
+from bot.callbacks import AboutPress
 from bot.commands import public_commands, staff_commands
 from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from db.models import Person
 from handlers import questionnaire
-from handlers.callbacks import AboutPress
-from handlers.routing import Router
 from handlers.texts import help_text
 
 

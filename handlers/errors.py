@@ -19,11 +19,11 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import DEFAULT_LANGUAGE, _
+from bot.routing import Router
 from bot.services import staff
 from bot.services.answers import InvalidAnswer
 from bot.services.questionnaire import ApplicationsClosed, StaleAction
 from handlers.question_view import invalid_text
-from handlers.routing import Router
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
 from bot.responder import Responder
-from handlers.routing import Router
+from bot.routing import Router
 
 
 async def unknown_command(message: Message, responder: Responder) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import LanguageChoice, NoticeAck
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
-from handlers.callbacks import LanguageChoice, NoticeAck
 
 FLAGS = {"pl": "🇵🇱", "uk": "🇺🇦", "en": "🇬🇧"}
 

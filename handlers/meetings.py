@@ -1,6 +1,6 @@
 """Meetings for applicants: choosing a date, the booking card, the waitlist, changing and
-cancelling (`/meetings`). How they look is in handlers/meeting_cards.py; the outbox messages
-about them (reminders, offers, moves) in handlers/meeting_notices.py.
+cancelling (`/meetings`). How they look is in bot/meeting_cards.py; the outbox messages
+about them (reminders, offers, moves) in bot/meeting_notices.py.
 
 Handlers parse the press, call `bot.services.booking` and render; a refused action
 (`BookingError`) is explained by the middleware at the bottom, in the person's language. The
@@ -19,23 +19,22 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import BookingAction, MeetingPick, MeetingWait
 from bot.i18n import _, __
-from bot.programme import Programme
-from bot.responder import Responder
-from bot.services import booking as seats
-from bot.services.booking import BookingError, Seat
-from db.models import Booking, Event, Person
-from handlers.callbacks import BookingAction, MeetingPick, MeetingWait
-from handlers.errors import ExplainRefusals
-from handlers.meeting_cards import (
+from bot.meeting_cards import (
     booking_card,
     button,
     dates_card,
     send_calendar,
     when,
 )
-from handlers.meeting_notices import outbox_renderers as outbox_renderers
-from handlers.routing import Router
+from bot.programme import Programme
+from bot.responder import Responder
+from bot.routing import Router
+from bot.services import booking as seats
+from bot.services.booking import BookingError, Seat
+from db.models import Booking, Event, Person
+from handlers.errors import ExplainRefusals
 
 Clock = Callable[[], datetime]
 

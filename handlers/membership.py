@@ -9,10 +9,10 @@ from __future__ import annotations
 from aiogram import F
 from aiogram.types import ChatMemberUpdated
 
+from bot.routing import Router
 from bot.services import segments
 from db.models import Person
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 GONE = ("kicked", "left")
 

@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import people
 from bot.settings import Settings
 from db.models import Person
 from handlers.errors import audit_refused_event
 from handlers.keyboards import language_keyboard
-from handlers.routing import Router
 from handlers.start import show_notice
 from handlers.texts import FIRST_GREETING
 

@@ -13,10 +13,10 @@ from bot import reasons
 from bot.i18n import _
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import privacy
 from db.models import Person
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 
 class EraseConfirm(CallbackData, prefix="erase"):

@@ -10,7 +10,18 @@ from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
-from bot import place_names, reasons
+from bot import callbacks, place_names, reasons
+from bot.callbacks import (
+    Answer,
+    Done,
+    Nav,
+    News,
+    Place,
+    PlacePage,
+    RoleChoice,
+    Toggle,
+    packed,
+)
 from bot.i18n import (
     _,
     __,
@@ -24,18 +35,6 @@ from bot.services import eligibility
 from bot.services.answers import InvalidAnswer
 from bot.services.pickers import PAGE_SIZE, code_of
 from bot.services.questionnaire import Step
-from handlers import callbacks
-from handlers.callbacks import (
-    Answer,
-    Done,
-    Nav,
-    News,
-    Place,
-    PlacePage,
-    RoleChoice,
-    Toggle,
-    packed,
-)
 from handlers.keyboards import Button, InlineKeyboard, inline_keyboard
 from handlers.keyboards import button as _button
 

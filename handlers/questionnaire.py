@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import reasons
 from bot.about import contact_line
+from bot.callbacks import Answer, Done, Nav, News, Place, PlacePage, RoleChoice, Toggle
 from bot.i18n import _, format_datetime, format_deadline
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import eligibility, invites, notifications, pickers, questionnaire
 from bot.services.answers import InvalidAnswer, clean_text
 from bot.services.questionnaire import StaleAction, Step
@@ -28,8 +30,6 @@ from db.base import utcnow
 from db.models import Application, Person
 from handlers import meetings
 from handlers import question_view as view
-from handlers.callbacks import Answer, Done, Nav, News, Place, PlacePage, RoleChoice, Toggle
-from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 # After /cancel at a question: typed text is not taken as an answer until the person comes

@@ -15,9 +15,21 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import commands
+from bot import staff_views as view
+from bot.callbacks import (
+    BroadcastSegment,
+    BroadcastStep,
+    BroadcastStop,
+    MatchHost,
+    MatchIntern,
+    StaffAttendance,
+    StaffChoice,
+    StaffEvent,
+)
 from bot.i18n import _, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import export, staff, stats
 from bot.services.staff import RoleError
 from db.models import Person
@@ -29,20 +41,8 @@ from handlers import (
     staff_numbers,
     staff_progress,
 )
-from handlers import staff_views as view
-from handlers.callbacks import (
-    BroadcastSegment,
-    BroadcastStep,
-    BroadcastStop,
-    MatchHost,
-    MatchIntern,
-    StaffAttendance,
-    StaffChoice,
-    StaffEvent,
-)
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 # Every command and button of the staff routers (this module, staff_matching, staff_events):
 # from anyone else they reach the denied router below and are audit-logged.

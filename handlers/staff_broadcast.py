@@ -12,18 +12,18 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import staff_views as view
+from bot.callbacks import BroadcastSegment, as_id
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _
 from bot.place_names import region_name
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import broadcast, segments
 from bot.services.broadcast import StaleDraft
 from bot.services.segments import Segment, UnknownSegment
 from db.models import Broadcast, Event, Person
-from handlers import staff_views as view
-from handlers.callbacks import BroadcastSegment, as_id
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 from handlers.staff_broadcast_text import ask_text
 
 

@@ -17,17 +17,17 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import broadcast_watch
+from bot import staff_views as view
+from bot.callbacks import BroadcastStep
 from bot.i18n import LANGUAGES, _, __, format_datetime
 from bot.programme import Programme
 from bot.responder import Responder, with_retry_after
+from bot.routing import Router
 from bot.services import broadcast, broadcast_text
 from bot.services.broadcast import BroadcastError, CountChanged
 from db.models import Broadcast, Person
-from handlers import staff_progress
-from handlers import staff_views as view
-from handlers.callbacks import BroadcastStep
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 from handlers.staff_broadcast_text import Wizard
 
 # One text per language: each language names the others in its own words and case.
@@ -74,7 +74,7 @@ async def confirm_card(
 ) -> tuple[str, InlineKeyboardMarkup]:
     language = person.language or "pl"
     count = await broadcast.recipient_count(session, draft)
-    segment = await staff_progress.segment_text(session, draft, language)
+    segment = await broadcast_watch.segment_text(session, draft, language)
     lines = [_("<b>Ready to send</b>"), f"{segment} · {view.recipients(count, language)}"]
     if later and draft.scheduled_at is not None:
         when = format_datetime(draft.scheduled_at, language, "Europe/Warsaw")

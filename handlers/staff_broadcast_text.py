@@ -15,14 +15,14 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import staff_views as view
+from bot.callbacks import BroadcastStep
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, _, __, ngettext
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import broadcast, broadcast_text
 from bot.services.broadcast import BroadcastError
 from db.models import Person
-from handlers import staff_views as view
-from handlers.callbacks import BroadcastStep
-from handlers.routing import Router
 
 # Entities a Telegram client adds for formatting (as opposed to links it merely recognises).
 FORMATTING = frozenset(

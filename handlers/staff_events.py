@@ -20,18 +20,18 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import StaffAttendance, StaffChoice, StaffEvent
 from bot.i18n import _, __, format_datetime, ngettext
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import booking as seats
 from bot.services import events, export
 from bot.services.booking import BookingError
 from bot.services.events import EventDraft, EventError
 from db.models import Application, Event, Person
-from handlers.callbacks import StaffAttendance, StaffChoice, StaffEvent
 from handlers.errors import ExplainRefusals
 from handlers.filters import IsStaff
-from handlers.routing import Router
 
 Clock = Callable[[], datetime]
 

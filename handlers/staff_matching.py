@@ -7,17 +7,17 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import MatchHost, MatchIntern
 from bot.i18n import _
 from bot.match_renderers import host_details, intern_details
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import invites, matching
 from bot.services.questionnaire import StaleAction
 from db.models import Application, Person
-from handlers.callbacks import MatchHost, MatchIntern
 from handlers.filters import IsStaff
 from handlers.questionnaire import Clock
-from handlers.routing import Router
 
 MAX_INVITES = 50
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.i18n import _, format_datetime, ngettext
 from bot.place_names import region_name
 from bot.services.stats import Stats
-from handlers.staff_views import STATUS_NAMES, n, people_count
+from bot.staff_views import STATUS_NAMES, n, people_count
 
 
 def _line(title: str, pairs: list[tuple[str, int]], language: str) -> list[str]:

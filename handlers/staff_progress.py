@@ -1,193 +1,22 @@
-"""Broadcasts on their way: what recipients get, the live progress card, the final report, and
-the job that starts scheduled broadcasts and keeps their cards up to date."""
+"""Broadcasts on their way, for staff: the list of scheduled and running broadcasts and the stop
+button. The job that starts scheduled broadcasts and keeps their progress cards up to date is
+bot/broadcast_watch.py; what recipients get and the final report, bot/broadcast_renderers.py."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
-
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import RateLimiter, Rendered, Renderer, Skip
+from bot import staff_views as view
+from bot.broadcast_watch import segment_text
+from bot.callbacks import BroadcastStop
 from bot.i18n import _, format_datetime
 from bot.responder import Responder
-from bot.services import broadcast, broadcast_text, export, staff
-from bot.services.segments import Segment
-from db.models import Broadcast, Event, Outbox, Person
-from handlers import staff_views as view
-from handlers.callbacks import BroadcastStop
+from bot.routing import Router
+from bot.services import broadcast, staff
+from db.models import Broadcast, Person
 from handlers.questionnaire import Clock
-from handlers.routing import Router
-
-log = logging.getLogger(__name__)
-
-
-class BroadcastRenderer:
-    """A recipient's message (or the part of it that is due). The broadcast is read once every
-    few seconds — one read however many renders wait for it — not once per recipient."""
-
-    def __init__(self, ttl: float = 5.0) -> None:
-        self.ttl = ttl
-        self._cache: dict[int, tuple[float, asyncio.Future[Broadcast | None], dict[str, Any]]] = {}
-
-    async def _messages(
-        self, session: AsyncSession, broadcast_id: int, language: str
-    ) -> list[broadcast_text.Message] | None:
-        now = time.monotonic()
-        entry = self._cache.get(broadcast_id)
-        if entry is None or now - entry[0] > self.ttl:
-            entry = (now, asyncio.get_running_loop().create_future(), {})
-            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < 60}
-            self._cache[broadcast_id] = entry
-            try:
-                entry[1].set_result(await session.get(Broadcast, broadcast_id))
-            except BaseException as exc:
-                del self._cache[broadcast_id]
-                entry[1].set_exception(exc)
-                raise
-        item = await asyncio.shield(entry[1])
-        if item is None or item.status == "cancelled":
-            return None
-        parts = entry[2]
-        if language not in parts:
-            parts[language] = broadcast_text.messages(item, language)
-        return list(parts[language])
-
-    async def __call__(
-        self, session: AsyncSession, rows: list[Outbox], person: Person | None
-    ) -> Rendered | Skip:
-        row = rows[0]
-        language = (person.language if person else None) or ""
-        parts = await self._messages(session, row.broadcast_id or 0, language)
-        part = int((row.payload or {}).get("part", 0))
-        if parts is None or part >= len(parts):
-            return Skip("cancelled", "the broadcast was cancelled")
-        message = parts[part]
-        more = {"part": part + 1} if part + 1 < len(parts) else None
-        return Rendered(message.text, media=message.media, next_payload=more)
-
-
-async def render_report(
-    session: AsyncSession, rows: list[Outbox], person: Person | None
-) -> Rendered | Skip:
-    item = await session.get(Broadcast, rows[0].payload.get("broadcast_id"))
-    if item is None:
-        return Skip("cancelled", "the broadcast was deleted")
-    language = (person.language if person else None) or "pl"
-    failures = await broadcast.failures(session, item.id)
-    text = view.report_text(
-        item, await broadcast.progress(session, item.id), language, len(failures)
-    )
-    if not failures:
-        return Rendered(text)
-    header = [_("Telegram ID"), _("Language"), _("Error"), _("Attempts")]
-    content = export.csv_bytes(header, failures)
-    return Rendered(text, document=(f"broadcast-{item.id}-not-delivered.csv", content))
-
-
-def renderers() -> dict[str, Renderer]:
-    return {broadcast.KIND: BroadcastRenderer(), broadcast.REPORT_KIND: render_report}
-
-
-async def segment_text(session: AsyncSession, item: Broadcast, language: str) -> str:
-    segment = Segment.from_json(item.segment)
-    event = await session.get(Event, int(segment.value or 0)) if segment.kind == "event" else None
-    return view.describe_segment(segment, language, event)
-
-
-async def _card(
-    session: AsyncSession, item: Broadcast, i18n: I18n
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    author = await session.get(Person, item.author_id) if item.author_id else None
-    language = (author.language if author else None) or "pl"
-    with i18n.context(), i18n.use_locale(language):
-        described = await segment_text(session, item, language)
-        progress = await broadcast.progress(session, item.id)
-        return view.progress_card(item, progress, described, language)
-
-
-async def watch_broadcasts(
-    bot: Bot,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    i18n: I18n,
-    clock: Callable[[], datetime],
-    limiter: RateLimiter | None = None,
-    shown_cards: dict[tuple[int, int], str] | None = None,
-) -> None:
-    """Start what is due, finish what is settled, and edit each progress card (the scheduler
-    runs this every few seconds; a card changes at most that often). `shown_cards` remembers
-    what each card shows, so a card whose text has not changed is not edited (Telegram would
-    refuse it as "message is not modified", and it counts against the chat's limit)."""
-    now = clock()
-    await broadcast.start_due(sessionmaker, now)
-    cards: list[tuple[int, int, int | None, str, InlineKeyboardMarkup | None]] = []
-    async with sessionmaker() as session, session.begin():
-        for item in await broadcast.active(session, now):
-            await broadcast.finish_if_done(session, item, now)
-            text, markup = await _card(session, item, i18n)
-            chat_id = item.progress_chat_id or 0
-            cards.append((item.id, chat_id, item.progress_message_id, text, markup))
-    shown: dict[int, int] = {}
-    for broadcast_id, chat_id, message_id, text, markup in cards:
-        seen = repr((text, markup.model_dump() if markup is not None else None))
-        if (
-            shown_cards is not None
-            and message_id is not None
-            and shown_cards.get((chat_id, message_id)) == seen
-        ):
-            continue
-        message = await _show(bot, limiter, chat_id, message_id, text, markup)
-        if shown_cards is not None and message is not None:
-            if len(shown_cards) > 1000:  # cards of broadcasts long over
-                shown_cards.clear()
-            shown_cards[(chat_id, message)] = seen
-        if message is not None and message_id is None:
-            shown[broadcast_id] = message
-    if shown:
-        async with sessionmaker() as session, session.begin():
-            for broadcast_id, message_id in shown.items():
-                found = await session.get(Broadcast, broadcast_id)
-                if found is not None:
-                    found.progress_message_id = message_id
-
-
-async def _show(
-    bot: Bot,
-    limiter: RateLimiter | None,
-    chat_id: int,
-    message_id: int | None,
-    text: str,
-    markup: InlineKeyboardMarkup | None,
-) -> int | None:
-    """Send the card, or edit it; within the sender's limits when there is a sender."""
-    try:
-        if limiter is not None:
-            await limiter.acquire(chat_id)
-        try:
-            if message_id is None:
-                return (await bot.send_message(chat_id, text, reply_markup=markup)).message_id
-            await bot.edit_message_text(
-                text, chat_id=chat_id, message_id=message_id, reply_markup=markup
-            )
-            return message_id
-        finally:
-            if limiter is not None:
-                limiter.release(chat_id)
-    except TelegramBadRequest as exc:
-        if "not modified" not in exc.message:
-            log.warning("progress card refused: %s", exc.message)
-    except TelegramAPIError as exc:
-        log.warning("progress card not shown: %s", exc.message)
-    return None
 
 
 async def list_broadcasts(

@@ -11,16 +11,16 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.about import contact_line
+from bot.callbacks import LanguageChoice, NoticeAck
 from bot.i18n import LANGUAGES, _, __, language_from_telegram
 from bot.programme import Programme
 from bot.responder import Responder
+from bot.routing import Router
 from bot.services import invites, people
 from bot.settings import Settings
 from db.models import Person
-from handlers.callbacks import LanguageChoice, NoticeAck
 from handlers.keyboards import language_keyboard, notice_keyboard
 from handlers.questionnaire import Clock, resume, show_home
-from handlers.routing import Router
 from handlers.texts import FIRST_GREETING, privacy_notice
 
 

@@ -21,7 +21,8 @@ CAPTION_LIMIT = 1024
 
 
 class BroadcastError(Exception):
-    """Why a broadcast step cannot be taken; `code` (+ `params`) is explained by handlers."""
+    """Why a broadcast step cannot be taken; `code` (+ `params`) is explained in
+    bot/staff_views.py (`broadcast_error`)."""
 
     def __init__(self, code: str, **params: Any) -> None:
         super().__init__(code)

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.place_names import all_region_keys, region_keys
 from bot.services import places
-from bot.textfold import fold
 from db.models import Application
 from db.repositories import applications
+from db.textfold import fold
 
 PLACE_KINDS = ("gmina", "powiat", "hromada")
 PAGE_SIZE = 8

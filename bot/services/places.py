@@ -2,7 +2,7 @@
 
 People type names however their keyboard lets them: "Łódź", "lodz", "Біла Церква", "bila
 tserkva", or only the village they live in. Names and queries are folded to the same ASCII key
-(`bot.textfold.fold`) and matched in SQL against the indexed `name_key` columns, best first:
+(`db.textfold.fold`) and matched in SQL against the indexed `name_key` columns, best first:
 the whole key equal, then the key or one of its words starting with the query, then the query
 anywhere in it. Only when that finds nothing does a small in-process typo index get a say
 ("Wadowce" → Wadowice); it only picks codes, and the rows shown still come from the database.
@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, o
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.textfold import fold
 from db.models import Gmina, Hromada, Powiat, ReferenceDataset, Settlement
+from db.textfold import fold
 
 MIN_QUERY_LENGTH = 2
 HROMADA_CATEGORIES = ("hromada", "crimea", "special_city")

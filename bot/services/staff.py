@@ -1,8 +1,8 @@
 """Staff roles: who may run the recruitment from Telegram, changed by admins or the CLI.
 
-The role is read from the database on every update (see `handlers.filters.IsStaff`), so a
-change takes effect at the next press. Every change is in the audit log. Command menus follow
-the role: `bot.commands` shows staff their commands in their chat only.
+The role is read from the database on every update (the `IsStaff` filter in
+handlers/filters.py), so a change takes effect at the next press. Every change is in the audit
+log. Command menus follow the role: `bot.commands` shows staff their commands in their chat only.
 """
 
 from __future__ import annotations

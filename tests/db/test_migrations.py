@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -91,6 +93,29 @@ def test_an_up_to_date_database_starts_without_alembic(database_url: str) -> Non
         timeout=120,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_alembic_command_migrates_the_database_url_it_is_given(tmp_path: Path) -> None:
+    """A developer's `alembic upgrade head` (alembic.ini) takes DATABASE_URL, as the bot does,
+    without importing the bot (db/ does not import bot/)."""
+    database = tmp_path / "alembic.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}  # plain: the driver is added
+    root = Path(__file__).resolve().parents[2]
+    for command in (["upgrade", "head"], ["current"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=root,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    assert migrate.head_revision() in done.stdout
+    with sqlite3.connect(database) as connection:
+        stored = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert stored == (migrate.head_revision(),)
 
 
 async def test_time_zones_follow_the_audience_after_0006(empty_database_url: str) -> None:

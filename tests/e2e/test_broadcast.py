@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 
 from bot.app import App
+from bot.broadcast_watch import watch_broadcasts
 from bot.delivery import Sender
 from bot.renderers import BATCHED_KINDS, renderers
 from bot.services import broadcast
 from bot.services.segments import Segment
 from db.models import AuditLog, Broadcast, Outbox, Person
-from handlers.staff_progress import watch_broadcasts
 from tests.e2e.conftest import STAFF_ID, TOKEN, FakeClock
 from tests.e2e.test_staff import ready, staff_user
 from tests.fakes.telegram_server import FakeTelegram, FileData

@@ -4,7 +4,7 @@ a callback query is answered once, and an unchanged progress card is not edited.
 
 from __future__ import annotations
 
-from handlers.staff_progress import watch_broadcasts
+from bot.broadcast_watch import watch_broadcasts
 from tests.e2e.test_staff import ready, staff_user
 
 WRONG = "Something went wrong"

@@ -42,11 +42,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.callbacks import Answer, Done, Nav, Place, RoleChoice, Toggle, packed
 from bot.i18n import LANGUAGE_NAMES, LOCALES_DIR
 from bot.programme import PROGRAMMES_DIR, Programme, Question, load_programme
 from bot.services import eligibility, invites, questionnaire
 from db.models import Application, Person
-from handlers.callbacks import Answer, Done, Nav, Place, RoleChoice, Toggle, packed
 from tests.e2e.conftest import onboard, record_figure
 from tests.fakes.user import FakeUser
 

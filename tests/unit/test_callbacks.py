@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.callbacks import Answer, Nav, News, packed
+from bot.callbacks import Answer, Nav, News, packed
 
 
 def test_packed_is_what_aiogram_packs_and_is_remembered() -> None:

@@ -1,5 +1,5 @@
 """Place names in the reader's language: Polish transcription, exonyms, oblasts, raions,
-hromadas and Polish gminas in pl / uk / en (bot.place_names)."""
+hromadas and Polish gminas in pl / uk / en (bot.place_names, db.place_spellings)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from bot.place_names import (
     oblast_name,
     raion_name,
     region_name,
-    search_forms,
     settlement_name,
-    transcribe_pl,
 )
+from db.place_spellings import search_forms, transcribe_pl
 from db.reference import REFERENCE_DIR
 
 CYRILLIC = re.compile("[\u0400-\u04ff]")

@@ -12,8 +12,8 @@ from aiogram.filters import Command, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message, Update
 
-from handlers.routing import EVENT_TYPES, Router, _refuses
-from handlers.routing import Dispatcher as OurDispatcher
+from bot.routing import EVENT_TYPES, Router, _refuses
+from bot.routing import Dispatcher as OurDispatcher
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 
@@ -177,12 +177,12 @@ async def test_dispatcher_routes_an_update_as_aiograms_does(outer: bool) -> None
 
         dispatcher.include_router(router)
         assert await dispatcher.feed_update(Bot(TOKEN), _update("hello")) == "ok"
-    expected = ["aiogram.dispatcher.dispatcher:hello:1", "handlers.routing:hello:1"]
+    expected = ["aiogram.dispatcher.dispatcher:hello:1", "bot.routing:hello:1"]
     if outer:
         expected = [
             "outer:aiogram.dispatcher.dispatcher",
             expected[0],
-            "outer:handlers.routing",
+            "outer:bot.routing",
             expected[1],
         ]
     assert trace == expected

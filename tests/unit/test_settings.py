@@ -1,6 +1,7 @@
 import pytest
 
-from bot.settings import SettingsError, load_settings, normalise_database_url
+from bot.settings import SettingsError, load_settings
+from db.url import normalise_database_url
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.textfold import fold, romanise_uk
+from db.textfold import fold, romanise_uk
 
 REFERENCE = Path(__file__).resolve().parents[2] / "db" / "reference"
 KEY = re.compile(r"^(?:[a-z0-9]+(?: [a-z0-9]+)*)?$")

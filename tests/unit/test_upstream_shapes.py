@@ -1,9 +1,9 @@
-"""Guards for the code that copies or reaches into aiogram's insides (handlers/routing.py,
+"""Guards for the code that copies or reaches into aiogram's insides (bot/routing.py,
 `handlers.keep_on_event_loop`, bot/telegram_session.py): when an aiogram release changes what
 they rely on, these fail and say what changed and in which version, before a deployment finds
 out.
 
-handlers/routing.py takes the same steps as the functions below, in the same order; after an
+bot/routing.py takes the same steps as the functions below, in the same order; after an
 upgrade that changes one of them, read the new upstream code against routing.py, mend what
 differs, run tests/unit/test_routing.py (which feeds the same updates through aiogram's
 routers and ours and compares handler, data and order), then record the new fingerprints.
@@ -44,14 +44,14 @@ def _fingerprint(function: object) -> str:
     return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]  # type: ignore[arg-type]
 
 
-def test_the_aiogram_routing_code_handlers_routing_copies_is_unchanged() -> None:
+def test_the_aiogram_routing_code_bot_routing_copies_is_unchanged() -> None:
     changed = [
         function.__qualname__
         for function, expected in COPIED.items()
         if _fingerprint(function) != expected
     ]
     assert not changed, (
-        f"aiogram {aiogram.__version__} changed {changed}, which handlers/routing.py copies "
+        f"aiogram {aiogram.__version__} changed {changed}, which bot/routing.py copies "
         f"(written against {WRITTEN_AGAINST}): compare and mend it, then update COPIED"
     )
 
@@ -60,7 +60,7 @@ def test_the_private_attributes_routing_reads_are_there() -> None:
     router = Router()
     observer = router.message
     where = (
-        f"aiogram {aiogram.__version__}; handlers/routing.py was written against {WRITTEN_AGAINST}"
+        f"aiogram {aiogram.__version__}; bot/routing.py was written against {WRITTEN_AGAINST}"
     )
     assert isinstance(getattr(observer, "_handler", None), HandlerObject), (
         f"TelegramEventObserver._handler (a router's own filters) is gone: {where}"

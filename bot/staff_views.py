@@ -7,13 +7,13 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import BroadcastSegment, BroadcastStep, BroadcastStop
 from bot.i18n import _, __, format_datetime, format_number, language_name, ngettext
 from bot.place_names import region_name
 from bot.services.broadcast import BroadcastError, Progress
 from bot.services.segments import KINDS, WITH_VALUE, Segment
 from bot.services.staff import RoleError
 from db.models import Broadcast, Event
-from handlers.callbacks import BroadcastSegment, BroadcastStep, BroadcastStop
 
 SEGMENT_NAMES = {
     "everyone": __("Everyone"),

@@ -12,12 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Rendered, Renderer, Skip
 from bot.i18n import _, ngettext
-from bot.programme import Programme
-from bot.services import booking as seats
-from bot.services import events, reminders
-from db.base import utcnow
-from db.models import Booking, Event, Outbox, Person
-from handlers.meeting_cards import (
+from bot.meeting_cards import (
     booking_card,
     calendar_file,
     dates_card,
@@ -26,6 +21,11 @@ from handlers.meeting_cards import (
     title_of,
     when,
 )
+from bot.programme import Programme
+from bot.services import booking as seats
+from bot.services import events, reminders
+from db.base import utcnow
+from db.models import Booking, Event, Outbox, Person
 
 Clock = Callable[[], datetime]
 

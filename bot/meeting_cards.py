@@ -1,6 +1,6 @@
 """How meetings look: date lines and the dates card, the booking card, the calendar file —
 in the reader's language and time zone. Used by the /meetings handlers and by the sender's
-renderers of reminders, offers and changes (handlers/meeting_notices.py)."""
+renderers of reminders, offers and changes (bot/meeting_notices.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import calendar
+from bot.callbacks import BookingAction, MeetingPick
 from bot.i18n import _, format_datetime, ngettext, zone_label
 from bot.programme import Programme
 from bot.responder import Responder
@@ -18,7 +19,6 @@ from bot.services import booking as seats
 from bot.services import people
 from bot.services.booking import Seat
 from db.models import Booking, Event, Person
-from handlers.callbacks import BookingAction, MeetingPick
 
 Clock = Callable[[], datetime]
 
