@@ -10,6 +10,9 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -53,6 +56,12 @@ def create_sender(
         clock=app.clock,
         **options,
     )
+
+
+def instance_name() -> str:
+    """This process among the bot's instances: host, process id and a random part (a pid is
+    reused after a restart), short enough for `broadcast.card_owner`."""
+    return f"{socket.gethostname()[:20]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Scheduler(AsyncIOScheduler):
@@ -120,6 +129,8 @@ def create_scheduler(app: App, sender: Sender) -> Scheduler:
         "interval",
         seconds=3,  # how often a progress card changes, at most
         args=[app.bot, app.sessionmaker, app.i18n, app.clock, sender.limiter, {}],
+        # One instance edits each card; the others leave it be (bot/broadcast_watch.py).
+        kwargs={"owner": instance_name()},
         id="broadcasts",
         max_instances=1,
         coalesce=True,
