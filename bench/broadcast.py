@@ -7,8 +7,10 @@ claims them a batch at a time) get one broadcast. The harness prepares the datab
 deploy's `python -m bot migrate` and `load-reference` do), adds the people, writes the draft
 and confirms it through the broadcast service, as the wizard's Confirm button does. Everything
 after that is the bot's: its scheduler job starts the broadcast, the outbox sender sends it at
-`SEND_RATE` = L / K (so that K instances together match Telegram's L), the progress job edits
-the staff member's card every 3 seconds, and the final report goes out through the outbox.
+`SEND_RATE` = L, from one budget the K instances share (PostgreSQL, or Redis with
+`--redis-url`; `--budget split` gives each instance L / K of its own instead, as before issue
+21), the progress job of one instance edits the staff member's card every 3 seconds, and the
+final report goes out through the outbox.
 
 Three kinds of process, so that each one's memory and CPU are its own:
 
@@ -37,10 +39,17 @@ duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency.
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python bench/broadcast.py --recipients 20000 --rate-limit 200 --instances 2 \\
         --kill-every 15 --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/broadcast.py --instances 2 --limit 30 \\
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres [--redis-url redis://127.0.0.1:6379/0]
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 
-  recipients, rate_limit     B and L; send_rate is each instance's SEND_RATE (L / K)
+  recipients, rate_limit     B and L; send_rate is each instance's SEND_RATE (L, or L / K split)
+  budget, budget_store       shared or split; where the shared budget lives (redis, postgresql)
+  db_commits_per_message     transactions committed in the bench's database per send: the
+                             outbox's, and the PostgreSQL budget's when it is the store
+  redis_scripts_per_message  Redis scripts run per send (the budget's takes and releases; other
+                             users of the same server are counted too)
   delivered                  reachable recipients who got the message (counted by the server)
   duplicates                 messages beyond the first to one recipient (target 0; with kills,
                              at most in_flight_at_kills)

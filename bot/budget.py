@@ -15,17 +15,25 @@ be written to again `per_chat_interval` after its previous send was answered. Si
 reaches Telegram after it took its slot and before its answer, no second at Telegram's end
 holds more than SEND_RATE sends, however the network and the instances' event loops jitter.
 
-The clock. Every instant that matters is read by the shared store (Redis's `TIME`, PostgreSQL's
-`clock_timestamp()`) when the take or the release reaches it: the release arrives after the
-answer, the take before the send, so the second between them is at least a second at
-Telegram's end. The instances' own clocks are used only to sleep for a number of seconds the
-store told them. What is assumed: the store's clock does not jump forward (a jump frees slots
-early; backwards it only makes the bot wait).
+The clock. Instants are read by the shared store only (Redis's `TIME`, PostgreSQL's
+`clock_timestamp()`), when a take or a release reaches it; an instance's own clock measures
+durations only (its monotonic clock), never an instant compared with another machine's. A
+release says how long ago its send was answered, and the slot is free a second after that:
+the release reached the store at least that long after the answer. A take may book a slot
+that comes back within half a second and says in how many seconds; the instance starts the
+send that long after the answer reached it, so not before the slot is free. Either way the
+second between two sends on one slot is at least a second at Telegram's end. What is
+assumed: the store's clock does not jump forward (a jump frees slots early; backwards it
+only makes the bot wait), and the instances' monotonic clocks run at the same rate as it,
+within a few parts in a thousand over a second (the margin: 1 ms a second).
 
-Round trips. An instance asks the store for all the sends waiting for a slot at once (up to
-the sender's concurrency, about half a second's worth), and gives back every slot answered
-meanwhile in one call: at 30 a second a few takes and releases a second, whatever the rate.
-A holder that dies keeps its slots for `hold` seconds (10), then they are free again.
+Round trips. An instance asks the store for every send waiting for a slot at once (up to the
+sender's concurrency), at most every quarter second, booking what comes back within half a
+second; it gives back what was answered meanwhile in one call, a quarter second later at
+most. So a few round trips a second per instance, whatever the rate, and none of them in the
+slots' cycle: a slot is used again about a second plus one send's round trip after it was
+last used. A holder that dies keeps its slots for `HOLD` seconds (10); then they are free.
+If the store does not answer, nothing is sent until it does (logged as a warning).
 
 A 429 Telegram sends to one instance holds the others too: that chat waits `retry_after` on
 every instance, and when 429s come thick (flood control for the whole bot) every instance

@@ -224,3 +224,23 @@ async def test_a_chat_that_got_a_429_waits_on_every_instance(
     [to_other] = [c.time for c in sent(tg, other)]
     assert to_chat >= flood + 2.0  # retry_after 3, less a margin
     assert to_other < to_chat  # the other chat did not wait for it
+
+
+async def test_the_configuration_chooses_the_budget(engine, backend) -> None:
+    """Redis when REDIS_URL is set, else PostgreSQL's tables; on SQLite the sender's own."""
+    from bot.budget import create_budget
+    from bot.settings import Settings
+
+    plain = Settings(_env_file=None, bot_token=TOKEN)  # type: ignore[call-arg]
+    with_redis = Settings(  # type: ignore[call-arg]
+        _env_file=None, bot_token=TOKEN, redis_url="redis://127.0.0.1:6379/0"
+    )
+    budget = create_budget(with_redis, engine, 30)
+    assert isinstance(budget, SharedBudget) and isinstance(budget.store, RedisStore)
+    assert budget.store.prefix == "{win4ua:budget:123456789:}"  # the bot's id, not its token
+    await budget.close()
+    budget = create_budget(plain, engine, 30)
+    if backend == "postgresql":
+        assert isinstance(budget, SharedBudget) and isinstance(budget.store, PostgresStore)
+    else:
+        assert budget is None  # one instance: the sender's RateLimiter
