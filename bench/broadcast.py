@@ -8,9 +8,8 @@ deploy's `python -m bot migrate` and `load-reference` do), adds the people, writ
 and confirms it through the broadcast service, as the wizard's Confirm button does. Everything
 after that is the bot's: its scheduler job starts the broadcast, the outbox sender sends it at
 `SEND_RATE` = L, from one budget the K instances share (PostgreSQL, or Redis with
-`--redis-url`; `--budget split` gives each instance L / K of its own instead, as before issue
-21), the progress job of one instance edits the staff member's card every 3 seconds, and the
-final report goes out through the outbox.
+`--redis-url`), the progress job of one instance edits the staff member's card every 3
+seconds, and the final report goes out through the outbox.
 
 Three kinds of process, so that each one's memory and CPU are its own:
 
@@ -44,8 +43,8 @@ duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency.
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 
-  recipients, rate_limit     B and L; send_rate is each instance's SEND_RATE (L, or L / K split)
-  budget, budget_store       shared or split; where the shared budget lives (redis, postgresql)
+  recipients, rate_limit     B and L; send_rate is each instance's SEND_RATE (L: shared)
+  budget_store               where the budget lives (redis, postgresql; sqlite: the one bot's)
   db_commits_per_message     transactions committed in the bench's database per send: the
                              outbox's, and the PostgreSQL budget's when it is the store
   redis_scripts_per_message  Redis scripts run per send (the budget's takes and releases; other
@@ -501,9 +500,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if backend == "sqlite" and args.instances > 1:
                 raise SystemExit("--instances > 1 needs PostgreSQL: one bot per SQLite file")
             broadcast_id = await prepare(url, args.recipients)
-            # One shared budget: every instance may send at L, together at L. Split: each
-            # instance at L / K on its own, as before the budget was shared.
-            rate = args.rate_limit / args.instances if args.budget == "split" else args.rate_limit
+            # One budget shared by the instances: each may send at L, together they do.
+            rate = args.rate_limit
             commits_before = await store_counts(url, args.redis_url)
             logs = Path(tempfile.mkdtemp(prefix="win4ua-bench-logs-"))
             say(f"starting {args.instances} bot(s) at SEND_RATE={rate:g} (logs in {logs})…")
@@ -607,7 +605,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "recipients": args.recipients,
         "rate_limit": args.rate_limit,
         "send_rate": round(rate, 2),
-        "budget": args.budget,
         "budget_store": "redis" if args.redis_url else backend,
         "database": backend,
         "delivered": counted["delivered"],
@@ -721,13 +718,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, default=1000, help="B (default 1000)")
     parser.add_argument(
         "--rate-limit", "--limit", type=int, default=30, help="L, sends/s (default 30)"
-    )
-    parser.add_argument(
-        "--budget",
-        choices=("shared", "split"),
-        default="shared",
-        help="shared: every instance at SEND_RATE = L, one budget (PostgreSQL, or Redis with "
-        "--redis-url); split: each instance at L / K on its own (before issue 21)",
     )
     parser.add_argument("--redis-url", help="REDIS_URL for the bots: the budget in Redis")
     parser.add_argument(
