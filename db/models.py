@@ -388,7 +388,7 @@ class Broadcast(Base):
     cancelled_count: Mapped[int | None] = mapped_column(Integer)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The one instance that edits the progress card (its name) and until when it holds the
-    # card; another takes the card over once that time has passed (bot/progress_cards.py).
+    # card; another takes the card over once that time has passed (bot/broadcast_watch.py).
     card_owner: Mapped[str | None] = mapped_column(String(40))
     card_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
