@@ -208,7 +208,9 @@ class SharedBudget:
         if member is None:
             return
         now = time.monotonic()
-        self._sends.append(now)
+        self._sends.append(now)  # the last second's, to tell a flood from one chat's 429
+        while self._sends[0] < now - 1.0:
+            self._sends.popleft()
         wait = max(chat_interval(chat_id, self.per_chat_interval), self._chat_flood.pop(chat_id, 0))
         self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), now + wait)
         if len(self._chat_ready) > 10_000:  # forget chats whose interval is long over
