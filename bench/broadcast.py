@@ -7,8 +7,9 @@ claims them a batch at a time) get one broadcast. The harness prepares the datab
 deploy's `python -m bot migrate` and `load-reference` do), adds the people, writes the draft
 and confirms it through the broadcast service, as the wizard's Confirm button does. Everything
 after that is the bot's: its scheduler job starts the broadcast, the outbox sender sends it at
-`SEND_RATE` = L / K (so that K instances together match Telegram's L), the progress job edits
-the staff member's card every 3 seconds, and the final report goes out through the outbox.
+`SEND_RATE` = L, from one budget the K instances share (PostgreSQL, or Redis with
+`--redis-url`), the progress job of one instance edits the staff member's card every 3
+seconds, and the final report goes out through the outbox.
 
 Three kinds of process, so that each one's memory and CPU are its own:
 
@@ -37,10 +38,17 @@ duplicates ≤ in_flight_at_kills ≤ kills × the sender's concurrency.
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python bench/broadcast.py --recipients 20000 --rate-limit 200 --instances 2 \\
         --kill-every 15 --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/broadcast.py --instances 2 --limit 30 \\
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres [--redis-url redis://127.0.0.1:6379/0]
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 
-  recipients, rate_limit     B and L; send_rate is each instance's SEND_RATE (L / K)
+  recipients, rate_limit     B and L; send_rate is each instance's SEND_RATE (L: shared)
+  budget_store               where the budget lives (redis, postgresql; sqlite: the one bot's)
+  db_commits_per_message     transactions committed in the bench's database per send: the
+                             outbox's, and the PostgreSQL budget's when it is the store
+  redis_scripts_per_message  Redis scripts run per send (the budget's takes and releases; other
+                             users of the same server are counted too)
   delivered                  reachable recipients who got the message (counted by the server)
   duplicates                 messages beyond the first to one recipient (target 0; with kills,
                              at most in_flight_at_kills)
@@ -97,7 +105,9 @@ if str(ROOT) not in sys.path:  # `python bench/broadcast.py` puts bench/ first, 
 
 from aiohttp import ClientSession, web  # noqa: E402
 
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+# A bot id of its own for each run: the budget's Redis keys are the bot's, and two runs on one
+# Redis server must not share them.
+TOKEN = f"{random.SystemRandom().randrange(10**8, 10**9)}:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STAFF_ID = 900_000_001
 FIRST_CHAT = 3_000_000_000
 LANGUAGES = ("pl", "uk", "en")
@@ -399,7 +409,9 @@ class Instance:
         return float(self.usage.get("cpu_s", 0.0)) - self.started_cpu_s
 
 
-async def start_bot(url: str, api_base: str, rate: float, logs: Path, n: int) -> Instance:
+async def start_bot(
+    url: str, api_base: str, rate: float, logs: Path, n: int, redis_url: str | None = None
+) -> Instance:
     port = free_port()
     env = {
         **{
@@ -419,6 +431,8 @@ async def start_bot(url: str, api_base: str, rate: float, logs: Path, n: int) ->
         "WEBHOOK_PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     log, result = logs / f"bot-{n}.log", logs / f"bot-{n}.rusage.json"
     output = log.open("wb")
     try:
@@ -486,11 +500,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if backend == "sqlite" and args.instances > 1:
                 raise SystemExit("--instances > 1 needs PostgreSQL: one bot per SQLite file")
             broadcast_id = await prepare(url, args.recipients)
-            rate = args.rate_limit / args.instances
+            # One budget shared by the instances: each may send at L, together they do.
+            rate = args.rate_limit
+            commits_before = await store_counts(url, args.redis_url)
             logs = Path(tempfile.mkdtemp(prefix="win4ua-bench-logs-"))
             say(f"starting {args.instances} bot(s) at SEND_RATE={rate:g} (logs in {logs})…")
             for n in range(args.instances):
-                instances.append(await start_bot(url, api_base, rate, logs, n))
+                instances.append(
+                    await start_bot(url, api_base, rate, logs, n, args.redis_url)
+                )
             started_count = args.instances
             baseline = instances[0].ready_rss_mb
             startup_peak = instances[0].ready_hwm_mb
@@ -550,7 +568,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             )
                         )
                         say(f"kill {kills} at {now - started:.1f} s")
-                        instances.append(await start_bot(url, api_base, rate, logs, started_count))
+                        instances.append(
+                            await start_bot(
+                                url, api_base, rate, logs, started_count, args.redis_url
+                            )
+                        )
                         started_count += 1
                         next_kill = time.monotonic() + random.uniform(0.5, 1.5) * args.kill_every
                 send_s = time.monotonic() - started
@@ -562,6 +584,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 instances = []
                 async with sessionmaker() as session:
                     progress = await broadcast.progress(session, broadcast_id)
+                await asyncio.sleep(1.0)  # PostgreSQL's statistics reach pg_stat_database
+                commits_after = await store_counts(url, args.redis_url)
             finally:
                 await watch.dispose()
             async with client.get(
@@ -580,7 +604,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "recipients": args.recipients,
         "rate_limit": args.rate_limit,
-        "send_rate": round(args.rate_limit / args.instances, 2),
+        "send_rate": round(rate, 2),
+        "budget_store": "redis" if args.redis_url else backend,
         "database": backend,
         "delivered": counted["delivered"],
         "duplicates": counted["duplicates"],
@@ -601,6 +626,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "left": progress.left,
         },
         "instances": args.instances,
+        "db_commits_per_message": round(
+            (commits_after[0] - commits_before[0]) / max(1, counted["attempts"]), 3
+        ),
+        "redis_scripts_per_message": round(
+            (commits_after[1] - commits_before[1]) / max(1, counted["attempts"]), 3
+        ),
         "kill_every_s": args.kill_every,
         "kills": kills,
         "in_flight_at_kills": at_risk,
@@ -617,6 +648,43 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "blocked_share": args.blocked_share,
         "flood_share": args.flood_share,
     }
+
+
+async def store_counts(url: str, redis_url: str | None) -> tuple[int, int]:
+    """Transactions committed in the bench's PostgreSQL database and scripts run by Redis so
+    far: per message sent, what the outbox and the shared budget cost in round trips (other
+    users of the same Redis server are counted too)."""
+    commits = scripts = 0
+    if url.startswith("postgresql"):
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        connection = await asyncpg.connect(
+            host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+            database=u.database,
+        )  # fmt: skip
+        try:
+            commits = int(
+                await connection.fetchval(
+                    "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                )
+            )
+        finally:
+            await connection.close()
+    if redis_url:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url)
+        try:
+            stats = await client.info("commandstats")
+            scripts = sum(
+                int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+                for name in ("evalsha", "eval")
+            )
+        finally:
+            await client.aclose()
+    return commits, scripts
 
 
 async def in_flight(
@@ -648,7 +716,10 @@ async def in_flight(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=1000, help="B (default 1000)")
-    parser.add_argument("--rate-limit", type=int, default=30, help="L, sends/s (default 30)")
+    parser.add_argument(
+        "--rate-limit", "--limit", type=int, default=30, help="L, sends/s (default 30)"
+    )
+    parser.add_argument("--redis-url", help="REDIS_URL for the bots: the budget in Redis")
     parser.add_argument(
         "--database-url",
         help="default: a temporary SQLite file; a "

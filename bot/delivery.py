@@ -61,6 +61,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.budget import Budget, chat_interval
 from bot.services import outbox
 from bot.telegram_session import JsonSession
 from db.base import utcnow
@@ -114,7 +115,9 @@ Prefetch = Callable[[AsyncSession, list[Outbox]], Awaitable[None]]
 
 
 class RateLimiter:
-    """At most `rate` sends in any one-second window, and one message a second to a chat.
+    """At most `rate` sends in any one-second window, and one message a second to a chat
+    (20 a minute to a group): the budget of a single instance (bot/budget.py has the shared
+    ones, which hand out the same slots from Redis or PostgreSQL).
 
     Telegram counts a send when it arrives, which is somewhere between our start and the
     answer. So the limiter hands out `rate` slots; a slot comes back one second (plus a margin)
@@ -178,7 +181,7 @@ class RateLimiter:
         self._cooling.append(now + self.window)
         self._busy.discard(chat_id)
         self._chat_ready[chat_id] = max(
-            now + self.per_chat_interval, self._chat_ready.get(chat_id, 0.0)
+            now + chat_interval(chat_id, self.per_chat_interval), self._chat_ready.get(chat_id, 0.0)
         )
         if len(self._chat_ready) > 10_000:  # forget chats whose interval is long over
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
@@ -193,6 +196,9 @@ class RateLimiter:
             yield
         finally:
             self.release(chat_id)
+
+    async def close(self) -> None:
+        """Nothing to let go of: the budget lives in this process."""
 
     async def _take_slot(self) -> None:
         while True:
@@ -323,12 +329,14 @@ class Sender:
         max_attempts: int = 5,
         batched_kinds: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] = utcnow,
+        budget: Budget | None = None,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
         self.i18n = i18n
         self.renderers = renderers
-        self.limiter = RateLimiter(rate, per_chat_interval)
+        # Telegram's limits: this process's own, or one shared by every instance (bot/budget.py).
+        self.limiter: Budget = budget or RateLimiter(rate, per_chat_interval)
         self.per_chat_interval = timedelta(seconds=per_chat_interval)
         # About a second of sends per claim: enough to keep Telegram busy, small enough that a
         # reminder falling due is never stuck behind many claimed broadcast rows.

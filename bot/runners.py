@@ -71,6 +71,7 @@ async def background_jobs(app: App, sender: Sender | None = None) -> AsyncIterat
     finally:
         await sender.close()  # a tick running now returns at once
         await scheduler.stop()  # the other jobs finish what they are doing
+        await sender.limiter.close()  # slots answered go back to the shared budget
 
 
 async def run_polling(app: App) -> None:

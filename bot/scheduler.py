@@ -10,6 +10,9 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.broadcast_watch import watch_broadcasts
+from bot.budget import create_budget
 from bot.commands import sync_staff_menus
 from bot.delivery import Renderer, Sender
 from bot.renderers import BATCHED_KINDS, renderers
@@ -34,9 +38,15 @@ def create_sender(
     **options: Any,
 ) -> Sender:
     """The outbox sender on the app's clock; `wrap` may look at each render (the console
-    labels what it shows by the row's kind), `options` change Sender's limits."""
+    labels what it shows by the row's kind), `options` change Sender's limits. Its budget is
+    shared by every instance when there can be several (Redis or PostgreSQL, bot/budget.py);
+    `background_jobs` closes it."""
     kinds = renderers(app.programme, app.clock)
     options.setdefault("rate", app.settings.send_rate)
+    if "budget" not in options:
+        options["budget"] = create_budget(
+            app.settings, app.engine, options["rate"], options.get("per_chat_interval", 1.0)
+        )
     return Sender(
         app.bot,
         app.sessionmaker,
@@ -46,6 +56,12 @@ def create_sender(
         clock=app.clock,
         **options,
     )
+
+
+def instance_name() -> str:
+    """This process among the bot's instances: host, process id and a random part (a pid is
+    reused after a restart), short enough for `broadcast.card_owner`."""
+    return f"{socket.gethostname()[:20]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Scheduler(AsyncIOScheduler):
@@ -113,6 +129,8 @@ def create_scheduler(app: App, sender: Sender) -> Scheduler:
         "interval",
         seconds=3,  # how often a progress card changes, at most
         args=[app.bot, app.sessionmaker, app.i18n, app.clock, sender.limiter, {}],
+        # One instance edits each card; the others leave it be (bot/broadcast_watch.py).
+        kwargs={"owner": instance_name()},
         id="broadcasts",
         max_instances=1,
         coalesce=True,

@@ -387,6 +387,43 @@ class Broadcast(Base):
     failed_count: Mapped[int | None] = mapped_column(Integer)
     cancelled_count: Mapped[int | None] = mapped_column(Integer)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The one instance that edits the progress card (its name) and until when it holds the
+    # card; another takes the card over once that time has passed (bot/broadcast_watch.py).
+    card_owner: Mapped[str | None] = mapped_column(String(40))
+    card_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendBudget(Base):
+    """The Telegram budget the instances share when they share PostgreSQL and no Redis
+    (bot/budget_postgres.py): one row, locked by whoever takes from the budget; a pause that
+    Telegram asked for (429) holds every instance."""
+
+    __tablename__ = "send_budget"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendSlot(Base):
+    """One of SEND_RATE sends a second: held by an instance while its send is out, then free
+    again a second after the send was answered (by the database's clock)."""
+
+    __tablename__ = "send_slot"
+
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    free_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    holder: Mapped[str | None] = mapped_column(String(40))
+
+
+class SendChat(Base):
+    """When a chat may be sent to again (one message a second; 20 a minute in a group), and
+    the instance whose send to it is out."""
+
+    __tablename__ = "send_chat"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    free_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    holder: Mapped[str | None] = mapped_column(String(40))
 
 
 class ProcessedUpdate(Base):

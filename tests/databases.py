@@ -4,6 +4,8 @@
 PostgreSQL is found at `TEST_POSTGRES_URL` (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres);
 when it cannot be reached its tests are skipped with the reason, unless `REQUIRE_POSTGRES=1`
 (set by CI), where an unreachable server fails the run instead of passing it quietly.
+Redis (the shared send budget's tests) is found at `TEST_REDIS_URL` (default
+redis://127.0.0.1:6379/0); without it those tests are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -105,3 +107,24 @@ async def truncate_all(engine, keep: tuple[str, ...] = ()) -> None:
         else:
             for table in tables:
                 await conn.execute(text(f"DELETE FROM {table}"))
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+async def redis_unavailable_reason() -> str | None:
+    """None when Redis answers a PING at `TEST_REDIS_URL`, else why not (shown in the skip)."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url(), socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await client.aclose()
+    return None
