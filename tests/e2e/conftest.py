@@ -143,7 +143,11 @@ async def onboard(user: FakeUser, language_label: str) -> None:
 
 class EveryLine(logging.Handler):
     """Keeps every record of the run as the production formatter would print it, with its
-    traceback, so the session can be searched for personal data at the end."""
+    traceback, so the session can be searched for personal data at the end. The browser tests'
+    own driver (selenium, and urllib3 under it) is the person's side, not the bot: it logs the
+    page it reads at DEBUG, which is the person looking at their screen, so it is left out."""
+
+    PERSON_SIDE = ("selenium", "urllib3")
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -151,6 +155,8 @@ class EveryLine(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(self.PERSON_SIDE):
+            return
         try:
             self.lines.extend(self.format(record).splitlines())
         except Exception:  # a record that cannot be formatted is a bug of its own
