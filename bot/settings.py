@@ -21,6 +21,9 @@ _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -113,6 +116,11 @@ class Settings(BaseSettings):
         if value is not None and (value.path or "/").rstrip("/") != "/dashboard":
             raise ValueError("must be the page's address ending in /dashboard/, e.g. "
                              "https://bot.example.org/dashboard/")
+        # Telegram opens a Mini App only from https; plain http is for this machine alone
+        # (the console's dashboard, a tunnel's local end).
+        if value is not None and value.scheme != "https" and value.host not in LOCAL_HOSTS:
+            raise ValueError("must start with https:// (Telegram opens Mini Apps only over "
+                             "https); http:// is accepted for localhost and 127.0.0.1 only")
         if value is not None and not (value.path or "").endswith("/"):
             return AnyHttpUrl(str(value) + "/")
         return value
