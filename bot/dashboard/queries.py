@@ -113,7 +113,8 @@ SORTS: dict[str, Any] = {
 class Row:
     application: Application
     booking: tuple[Booking, Event] | None = None
-    counterpart: Application | None = None
+    # An intern's host, or every intern a host takes (a host may take several), oldest first.
+    counterparts: list[Application] = field(default_factory=list)
 
 
 @dataclass
@@ -196,6 +197,7 @@ async def _attach_matches(session: AsyncSession, rows: list[Row]) -> None:
             ),
         )
         .where(Match.ended_at.is_(None))
+        .order_by(Match.id)
     )
     for match, counterpart in found.all():
         mine = (
@@ -203,8 +205,8 @@ async def _attach_matches(session: AsyncSession, rows: list[Row]) -> None:
             if counterpart.id == match.host_application_id
             else match.host_application_id
         )
-        if mine in by_id and by_id[mine].counterpart is None:
-            by_id[mine].counterpart = counterpart
+        if mine in by_id:
+            by_id[mine].counterparts.append(counterpart)
 
 
 async def regions(session: AsyncSession, programme_id: str) -> list[tuple[str, str, int]]:
@@ -245,7 +247,15 @@ FUNNEL_STEPS = ("started", "submitted", "eligible", "booked", "attended", "match
 
 
 async def funnel(session: AsyncSession, programme_id: str) -> dict[str, dict[str, int]]:
-    """audience → step → applications that got that far, in one query."""
+    """audience → step → applications with that step's mark, in one query.
+
+    Each step is counted on its own, not as "got that far": a host can be matched without
+    having come to a meeting, and an intern can attend without a booking still active (the
+    page says so under the chart). Attended means a seat (not a waiting-list place) marked
+    attended; matched means a match not ended. The match test is two EXISTS, one per side, so
+    that each can use its own index (an OR of the two columns in one EXISTS scans the matches
+    once per application).
+    """
     booked = exists().where(
         Booking.person_id == Application.person_id,
         Booking.programme_id == Application.programme_id,
@@ -254,14 +264,14 @@ async def funnel(session: AsyncSession, programme_id: str) -> dict[str, dict[str
     attended = exists().where(
         Booking.person_id == Application.person_id,
         Booking.programme_id == Application.programme_id,
+        Booking.status == "active",
         Booking.attendance == "attended",
     )
-    matched = exists().where(
-        Match.ended_at.is_(None),
-        or_(
-            Match.intern_application_id == Application.id,
-            Match.host_application_id == Application.id,
-        ),
+    matched_as_intern = exists().where(
+        Match.ended_at.is_(None), Match.intern_application_id == Application.id
+    )
+    matched_as_host = exists().where(
+        Match.ended_at.is_(None), Match.host_application_id == Application.id
     )
 
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -275,7 +285,7 @@ async def funnel(session: AsyncSession, programme_id: str) -> dict[str, dict[str
             count_if(Application.status == "eligible"),
             count_if(booked),
             count_if(attended),
-            count_if(matched),
+            count_if(or_(matched_as_intern, matched_as_host)),
         )
         .where(Application.programme_id == programme_id)
         .group_by(Application.audience)

@@ -68,8 +68,9 @@ def funnel_page(
         "funnel",
         _("Funnel"),
         el("section", {"id": "funnel"}, el("p", None, _(
-            "Applications that got at least this far: started → submitted → eligible → booked "
-            "a meeting → attended → matched."
+            "Applications at each step: started, submitted, eligible, booked a meeting, "
+            "attended, matched. Each bar is counted on its own: a host can be matched without "
+            "having come to a meeting."
         )), charts),
         el("section", {"id": "regions"}, el("h2", None, _("Where applications come from")),
            regions),

@@ -175,5 +175,6 @@ def _row(row: queries.Row, language: str) -> Html:
         el("td", {"class": "when"}, moment(a.submitted_at)),
         el("td", None, booked),
         el("td", None, attended),
-        el("td", {"class": "matched"}, who(row.counterpart, language) if row.counterpart else "—"),
+        el("td", {"class": "matched"},
+           join([who(c, language) for c in row.counterparts], "; ") or "—"),
     )

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.app import App, build_app
-from bot.dashboard import PathOnlyAccessLog, setup_dashboard
+from bot.dashboard import PathOnlyAccessLog, queries, setup_dashboard
 from bot.dashboard.auth import sign_init_data
 from bot.programme import PROGRAMMES_DIR
 from bot.services import people, pickers
@@ -277,6 +277,46 @@ async def test_the_funnel_and_regions_as_charts(app, client) -> None:
     assert re.search(r">started</text><rect[^>]*/?>(</rect>)?<text[^>]*>2<", funnel)
     regions = html.split('<section id="regions">')[1].split("</section>")[0]
     assert "małopolskie" in regions and "<svg" in regions
+
+
+async def test_the_funnel_counts_seats_attended_and_matches_on_both_sides(app, client) -> None:
+    """Attended is a seat marked attended (a waiting-list place marked by mistake is not one);
+    a host with two interns is one matched host, and the table lists both interns on its row."""
+    await staff(app)
+    host = await applicant(app, 700_001, "municipality", place=WADOWICE)
+    other_host = await applicant(app, 700_002, "municipality", place=BOLESLAWIEC)
+    interns = [
+        await applicant(app, 700_010 + i, "intern", place=BILA_TSERKVA,
+                        answers={"full_name": name})
+        for i, name in enumerate(("Olena Shevchenko", "Taras Melnyk"))
+    ]
+    async with app.sessionmaker() as session, session.begin():
+        event = Event(programme_id=app.programme.id, title={"pl": "Spotkanie", "uk": "Зустріч",
+                      "en": "Meeting"}, starts_at=datetime.now(UTC) - timedelta(days=1),
+                      capacity=10, seats_taken=1)
+        session.add(event)
+        await session.flush()
+        session.add_all([
+            Booking(event_id=event.id, person_id=host.person_id, programme_id=app.programme.id,
+                    status="active", attendance="attended"),
+            Booking(event_id=event.id, person_id=other_host.person_id,
+                    programme_id=app.programme.id, status="waitlisted", attendance="attended"),
+        ])
+        session.add_all([
+            Match(programme_id=app.programme.id, intern_application_id=intern.id,
+                  host_application_id=host.id)
+            for intern in interns
+        ])
+    async with app.sessionmaker() as session:
+        counts = await queries.funnel(session, app.programme.id)
+    assert counts["municipality"] == {"started": 2, "submitted": 2, "eligible": 2,
+                                      "booked": 1, "attended": 1, "matched": 1}
+    assert counts["intern"] == {"started": 2, "submitted": 2, "eligible": 2,
+                                "booked": 0, "attended": 0, "matched": 2}
+    html = await (await client.get("/dashboard/view/", headers=header())).text()
+    row = html.split(f'<tr data-id="{host.id}">')[1].split("</tr>")[0]
+    matched = row.split('<td class="matched">')[1].split("</td>")[0]
+    assert "Olena Shevchenko" in matched and "Taras Melnyk" in matched
 
 
 # --- actions through the chat's services ------------------------------------------------------
