@@ -71,7 +71,9 @@ _PAUSE = text(
     " clock_timestamp() + make_interval(secs => :seconds)) WHERE id = 1"
 )
 # Chats whose interval is long over: one in a hundred takes clears them.
-_FORGET = text("DELETE FROM send_chat WHERE free_at < :now - interval '1 minute'")
+_FORGET = text(
+    "DELETE FROM send_chat WHERE free_at < CAST(:now AS timestamptz) - interval '1 minute'"
+)
 # A chat held by a send still out is asked for again soon, not at the end of its hold.
 _HELD_RETRY = 0.05
 

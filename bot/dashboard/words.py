@@ -46,7 +46,7 @@ MESSAGE_STATUSES = {
     "sent": __("sent"),
     "failed": __("not delivered"),
     "expired": __("too late, not sent"),
-    "cancelled": __("withdrawn"),
+    "cancelled": __("cancelled before sending"),
 }
 AUDIT_ACTIONS = {
     "match.create": __("matched"),

@@ -17,6 +17,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.budget import SharedBudget, Store
@@ -244,3 +245,29 @@ async def test_the_configuration_chooses_the_budget(engine, backend) -> None:
         assert isinstance(budget, SharedBudget) and isinstance(budget.store, PostgresStore)
     else:
         assert budget is None  # one instance: the sender's RateLimiter
+
+
+async def test_the_postgresql_budget_forgets_chats_long_free(engine, backend) -> None:
+    """Every hundredth take deletes the chats whose interval ended over a minute ago, in the
+    take's own transaction: it must not fail (it did, `timestamptz < interval`, and every
+    hundredth take then granted nothing and the instance waited a second)."""
+    if backend != "postgresql":
+        pytest.skip("the PostgreSQL budget is for instances sharing PostgreSQL")
+    store = PostgresStore(engine)
+    old = FIRST_CHAT + 900
+    await store.take("old", [(old, "old:0")], 5, 10.0, 0.5)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE send_chat SET holder = NULL, free_at = free_at - interval '2 minutes' "
+                 "WHERE chat_id = :chat"), {"chat": old},
+        )
+    granted = []
+    for n in range(100):  # the hundredth take (the first above counted) forgets
+        taken = await store.take("h", [(FIRST_CHAT + n, f"h:{n}")], 200, 10.0, 0.5)
+        granted += taken.granted
+    assert len(granted) == 100
+    async with engine.connect() as connection:
+        left = await connection.scalar(
+            text("SELECT count(*) FROM send_chat WHERE chat_id = :chat"), {"chat": old}
+        )
+    assert left == 0
