@@ -212,7 +212,7 @@ async def test_words_and_sheet_names_in_the_staff_language(session, data):
         "Wydarzenia",
         "Zapisy",
     ]
-    assert municipality.rows[0][column(municipality, "Status")] == "kwalifikuje się"
+    assert municipality.rows[0][column(municipality, "Status")] == "spełnia kryteria"
     assert municipality.rows[0][column(municipality, "Język")] == "Polski"
     assert intern.rows[0][column(intern, "Status")] == "rozpoczęte"
     event = events.rows[0]

@@ -134,7 +134,7 @@ async def test_stats_in_the_staff_language_with_plural_forms(bot, tg, user_facto
     text = staff.last_message().text
     assert "5 zgłoszeń" in text  # many
     assert "1 zgłoszenie" in text  # one
-    assert "kwalifikuje się: 2" in text
+    assert "spełnia kryteria: 2" in text
     assert "1 osoba" in text  # unreachable: one person
     assert len(await audit(bot, "staff.stats")) == 1
 
