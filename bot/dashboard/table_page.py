@@ -158,7 +158,8 @@ def _row(row: queries.Row, language: str) -> Html:
     if row.booking is not None:
         booking, event = row.booking
         booked = join([
-            event_title(event, language), " · ", moment(event.starts_at),
+            event_title(event, language), " · ",
+            el("span", {"class": "when"}, moment(event.starts_at)),
             " (" + word(BOOKING_STATUSES, booking.status) + ")" if booking.status != "active"
             else "",
         ])
