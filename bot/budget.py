@@ -28,12 +28,15 @@ only makes the bot wait), and the instances' monotonic clocks run at the same ra
 within a few parts in a thousand over a second (the margin: 1 ms a second).
 
 Round trips. An instance asks the store for every send waiting for a slot at once (up to the
-sender's concurrency), at most every quarter second, booking what comes back within half a
-second; it gives back what was answered meanwhile in one call, a quarter second later at
-most. So a few round trips a second per instance, whatever the rate, and none of them in the
-slots' cycle: a slot is used again about a second plus one send's round trip after it was
-last used. A holder that dies keeps its slots for `HOLD` seconds (10); then they are free.
-If the store does not answer, nothing is sent until it does (logged as a warning).
+sender's concurrency), booking what comes back within half a second, at most every quarter
+second — unless a sixteenth of the rate is waiting and the last take found slots for as many
+(then at once: at SEND_RATE = 1000 one instance would otherwise send no more than its places
+four times a second); it gives back what was answered meanwhile in one call, a quarter second
+later at most. So a few round trips a second per instance at Telegram's free rate, a few tens at
+1,000 a second, and none of them in the slots' cycle: a slot is used again about a second plus
+one send's round trip after it was last used. A holder that dies keeps its slots for `HOLD`
+seconds (10); then they are free. If the store does not answer, nothing is sent until it does
+(logged as a warning).
 
 A 429 Telegram sends to one instance holds the others too: that chat waits `retry_after` on
 every instance, and when 429s come thick (flood control for the whole bot) every instance
@@ -62,6 +65,9 @@ log = logging.getLogger(__name__)
 
 # Telegram: "no more than 20 messages per minute" to one group.
 GROUP_INTERVAL = 3.0
+# When every slot is held by a send still out, how soon to ask again: such a slot comes back
+# within milliseconds of its answer, not at the end of its hold.
+_HELD_RETRY = 0.02
 # How long a slot or a chat stays held by an instance that never gives it back (killed): far
 # beyond any send's round trip, short enough that a kill costs a few seconds of rate.
 HOLD = 10.0
@@ -177,6 +183,7 @@ class SharedBudget:
         # the round trips stay at a few a second.
         self.batch = max(16, self.rate // 16)
         self._last_take = -1.0
+        self._last_granted = 0
         self.holder = uuid.uuid4().hex[:16]
         self._serial = itertools.count()
         self._waiting: dict[int, deque[asyncio.Future[None]]] = {}
@@ -302,7 +309,12 @@ class SharedBudget:
                 with contextlib.suppress(TimeoutError):  # a release may make a chat ready
                     await asyncio.wait_for(self._wake.wait(), max(0.001, soonest - now))
                 continue
-            if now < self._last_take + self.spacing and len(wanted) < self.batch:
+            # The spacing is skipped only while takes come back full: many sends wait and
+            # the last take found slots for a batch of them. A take that found few (or
+            # none: every slot held) means the store is what is short, and asking it again
+            # at once would only spin.
+            hurry = len(wanted) >= self.batch and self._last_granted >= self.batch
+            if now < self._last_take + self.spacing and not hurry:
                 await asyncio.sleep(self._last_take + self.spacing - now)
                 continue
             self._last_take = now
@@ -315,6 +327,7 @@ class SharedBudget:
                 await asyncio.sleep(1.0)
                 continue
             self.takes += 1
+            self._last_granted = len(taken.granted)
             now = time.monotonic()
             if taken.paused > 0:
                 self._paused_until = max(self._paused_until, now + taken.paused)
@@ -325,8 +338,10 @@ class SharedBudget:
             if not taken.granted and taken.paused <= 0 and taken.slot_wait > 0:
                 # Beyond a second, the soonest slot is one held by a send still out (here or
                 # elsewhere): it comes back within milliseconds, not at the end of its hold.
-                wait = taken.slot_wait if taken.slot_wait <= self.window else 0.02
-                await asyncio.sleep(max(0.001, wait - self.ahead))
+                if taken.slot_wait <= self.window:  # until it comes within `ahead`
+                    await asyncio.sleep(max(0.001, taken.slot_wait - self.ahead))
+                else:
+                    await asyncio.sleep(_HELD_RETRY)
 
     def _grant(self, chat_id: int, member: str, delay: float) -> None:
         queue = self._waiting.get(chat_id)

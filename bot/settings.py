@@ -21,7 +21,8 @@ _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+# As pydantic's URL gives the host: lower case, an IPv6 address in brackets.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class Settings(BaseSettings):
@@ -120,7 +121,7 @@ class Settings(BaseSettings):
         # (the console's dashboard, a tunnel's local end).
         if value is not None and value.scheme != "https" and value.host not in LOCAL_HOSTS:
             raise ValueError("must start with https:// (Telegram opens Mini Apps only over "
-                             "https); http:// is accepted for localhost and 127.0.0.1 only")
+                             "https); http:// is accepted for localhost, 127.0.0.1 and [::1] only")
         if value is not None and not (value.path or "").endswith("/"):
             return AnyHttpUrl(str(value) + "/")
         return value

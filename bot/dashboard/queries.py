@@ -249,12 +249,11 @@ FUNNEL_STEPS = ("started", "submitted", "eligible", "booked", "attended", "match
 async def funnel(session: AsyncSession, programme_id: str) -> dict[str, dict[str, int]]:
     """audience → step → applications with that step's mark, in one query.
 
-    Each step is counted on its own, not as "got that far": a host can be matched without
-    having come to a meeting, and an intern can attend without a booking still active (the
-    page says so under the chart). Attended means a seat (not a waiting-list place) marked
-    attended; matched means a match not ended. The match test is two EXISTS, one per side, so
-    that each can use its own index (an OR of the two columns in one EXISTS scans the matches
-    once per application).
+    Each step is counted on its own, not as "got that far": a host can be matched without having
+    come to a meeting (the page says so under the chart). Attended means a seat (not a
+    waiting-list place) marked attended; matched means a match not ended. The match test is two
+    EXISTS, one per side, so that each can use its own index (an OR of the two columns in one
+    EXISTS scans the matches once per application).
     """
     booked = exists().where(
         Booking.person_id == Application.person_id,

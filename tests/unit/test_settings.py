@@ -106,8 +106,13 @@ def test_dashboard_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DASHBOARD_URL", "http://bot.example.org/dashboard/")
     with pytest.raises(SettingsError, match="DASHBOARD_URL: must start with https://"):
         load_settings()
-    monkeypatch.setenv("DASHBOARD_URL", "http://127.0.0.1:8081/dashboard/")
-    assert load_settings().dashboard_address == "http://127.0.0.1:8081/dashboard/"
+    for local in ("http://127.0.0.1:8081/dashboard/", "http://localhost:8081/dashboard/",
+                  "http://[::1]:8081/dashboard/"):
+        monkeypatch.setenv("DASHBOARD_URL", local)
+        assert load_settings().dashboard_address == local
+    monkeypatch.setenv("DASHBOARD_URL", "http://10.0.0.5:8081/dashboard/")
+    with pytest.raises(SettingsError, match="must start with https://"):
+        load_settings()
     monkeypatch.setenv("DASHBOARD_URL", "https://bot.example.org/dashboard/")
     monkeypatch.setenv("DASHBOARD_SESSION_MINUTES", "5")  # shorter than a dashboard link
     with pytest.raises(SettingsError, match="DASHBOARD_SESSION_MINUTES"):
