@@ -5,7 +5,8 @@ PostgreSQL is found at `TEST_POSTGRES_URL` (default postgresql+asyncpg://postgre
 when it cannot be reached its tests are skipped with the reason, unless `REQUIRE_POSTGRES=1`
 (set by CI), where an unreachable server fails the run instead of passing it quietly.
 Redis (the shared send budget's tests) is found at `TEST_REDIS_URL` (default
-redis://127.0.0.1:6379/0); without it those tests are skipped with the reason.
+redis://127.0.0.1:6379/0); without it those tests are skipped with the reason, unless
+`REQUIRE_REDIS=1` (set by CI), which fails them instead.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def postgres_admin_url() -> str:
 
 def postgres_required() -> bool:
     return os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0", "false")
+
+
+def redis_required() -> bool:
+    return os.environ.get("REQUIRE_REDIS", "") not in ("", "0", "false")
 
 
 async def _postgres_reachable(url: str) -> str | None:

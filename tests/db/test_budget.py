@@ -83,6 +83,9 @@ async def shared_store(request, backend: str) -> AsyncIterator[StoreFactory]:
         yield PostgresStore
         return
     reason = await databases.redis_unavailable_reason()
+    if reason is not None and databases.redis_required():
+        pytest.fail(f"Redis is required (REQUIRE_REDIS=1) but unreachable at "
+                    f"{databases.redis_url()}: {reason}", pytrace=False)
     if reason is not None:
         pytest.skip(f"Redis not reachable at {databases.redis_url()}: {reason}")
     prefix = f"win4ua-test:{uuid.uuid4().hex[:12]}:"
