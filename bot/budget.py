@@ -65,8 +65,8 @@ log = logging.getLogger(__name__)
 
 # Telegram: "no more than 20 messages per minute" to one group.
 GROUP_INTERVAL = 3.0
-# When every slot is held by a send still out, how soon to ask again: such a slot comes back
-# within milliseconds of its answer, not at the end of its hold.
+# When the soonest slot is beyond a second, it is held by a send still out (here or elsewhere):
+# it comes back within milliseconds of its answer, not at the end of its hold; ask again then.
 _HELD_RETRY = 0.02
 # How long a slot or a chat stays held by an instance that never gives it back (killed): far
 # beyond any send's round trip, short enough that a kill costs a few seconds of rate.
@@ -336,11 +336,9 @@ class SharedBudget:
             for chat_id, member, delay in taken.granted:
                 self._grant(chat_id, member, delay)
             if not taken.granted and taken.paused <= 0 and taken.slot_wait > 0:
-                # Beyond a second, the soonest slot is one held by a send still out (here or
-                # elsewhere): it comes back within milliseconds, not at the end of its hold.
                 if taken.slot_wait <= self.window:  # until it comes within `ahead`
                     await asyncio.sleep(max(0.001, taken.slot_wait - self.ahead))
-                else:
+                else:  # beyond a second: held by a send still out
                     await asyncio.sleep(_HELD_RETRY)
 
     def _grant(self, chat_id: int, member: str, delay: float) -> None:

@@ -44,6 +44,29 @@ async def waiting_for(budget: SharedBudget, chats: int, seconds: float) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def sending(budget: SharedBudget, places: int, seconds: float) -> int:
+    """`places` senders, each taking a slot, sending for 5 ms and giving it back, over and
+    over (a new chat each time) for `seconds`; returns how many sends were made."""
+    sends = 0
+
+    async def sender(chat: int) -> None:
+        nonlocal sends
+        while True:
+            await budget.acquire(chat)
+            await asyncio.sleep(0.005)
+            budget.release(chat)
+            sends += 1
+            chat += 1000
+
+    tasks = [asyncio.create_task(sender(chat)) for chat in range(places)]
+    await asyncio.sleep(seconds)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await budget.close()
+    return sends
+
+
 async def test_while_every_slot_is_held_an_instance_asks_a_few_times_a_second() -> None:
     """Many sends waiting (more than a batch) must not make an instance ask again at once
     when the store has nothing to give: that would spin on the store's lock."""
@@ -60,24 +83,7 @@ async def test_while_takes_come_back_full_the_next_goes_at_once() -> None:
     second's spacing is skipped, so an instance's rate is not its sender's places four times
     a second."""
     store = Store(held=False)
-    budget = SharedBudget(store, rate=1000)
-    sends = 0
-
-    async def sender(chat: int) -> None:
-        nonlocal sends
-        while True:
-            await budget.acquire(chat)
-            await asyncio.sleep(0.005)
-            budget.release(chat)
-            sends += 1
-            chat += 1000
-
-    tasks = [asyncio.create_task(sender(chat)) for chat in range(128)]
-    await asyncio.sleep(1.0)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await budget.close()
+    sends = await sending(SharedBudget(store, rate=1000), 128, 1.0)
     assert store.takes > 8, store.takes  # the spacing alone allows 4 or 5 a second
     assert sends > 5 * 128, sends
 
@@ -87,18 +93,5 @@ async def test_below_a_batch_the_spacing_holds() -> None:
     store = Store(held=False)
     budget = SharedBudget(store, rate=30)
     assert budget.batch == 16
-
-    async def sender(chat: int) -> None:
-        while True:
-            await budget.acquire(chat)
-            await asyncio.sleep(0.005)
-            budget.release(chat)
-            chat += 1000
-
-    tasks = [asyncio.create_task(sender(chat)) for chat in range(15)]
-    await asyncio.sleep(1.0)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await budget.close()
+    await sending(budget, 15, 1.0)
     assert store.takes <= 6, store.takes
